@@ -1,0 +1,120 @@
+"""Weights trained by this project's own ``train`` and shipped inside the package.
+
+``denoise_tf/weights/registry.json`` maps a name (``dncnn-s25``, ``dncnn-b``...) to its file,
+sha256, model config, training data, budget reached (epochs, patches seen, wall time,
+hardware) and validation PSNR. :func:`load` checks the sha256 before building the model, so a
+corrupted or truncated file gives a clear error instead of wrong outputs. The same
+``.weights.h5`` file loads on the TensorFlow and the JAX backend.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+REGISTRY_FILE = WEIGHTS_DIR / "registry.json"
+
+
+def registry() -> dict:
+    """All shipped weights: ``{name: entry}`` (see the module docstring for the fields)."""
+    if not REGISTRY_FILE.is_file():
+        return {}
+    return json.loads(REGISTRY_FILE.read_text())
+
+
+def available() -> list[str]:
+    """Names of the shipped weights."""
+    return sorted(registry())
+
+
+def sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def entry(name: str) -> dict:
+    """The registry entry of ``name``; ValueError listing the shipped names if unknown."""
+    entries = registry()
+    if name not in entries:
+        raise ValueError(f"no shipped weights named {name!r}: expected one of {sorted(entries) or '(none shipped yet)'}")
+    return entries[name]
+
+
+def load(name: str):
+    """Build the model of shipped weights ``name`` and load them (sha256 verified).
+
+    Returns
+    -------
+    keras.Model
+        Not compiled; inputs and outputs float32 in [0, 1], NHWC.
+
+    Raises
+    ------
+    ValueError
+        Unknown name, or the file's sha256 differs from the registry (corrupt or truncated).
+    FileNotFoundError
+        The weights file is missing from the installation.
+    """
+    from . import models
+
+    info = entry(name)
+    path = WEIGHTS_DIR / info["file"]
+    if not path.is_file():
+        raise FileNotFoundError(f"weights file of {name!r} missing: {path}")
+    actual = sha256(path)
+    if actual != info["sha256"]:
+        raise ValueError(
+            f"weights file {path} is corrupt or truncated: sha256 {actual[:16]}... expected {info['sha256'][:16]}... "
+            "(reinstall the package or re-download the file)"
+        )
+    model = models.build(info["model"], **info.get("model_options", {}))
+    model.load_weights(str(path))
+    return model
+
+
+def ship(run_dir: str | os.PathLike, name: str, notes: str = "") -> dict:
+    """Copy a run's best weights (without optimizer state) into the package and register them.
+
+    Used by ``scripts/ship_weights.py``; the entry records the run's config and summary.
+    """
+    from .train import load_run_model
+
+    run_dir = Path(run_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    config = json.loads((run_dir / "config.json").read_text())
+    model = load_run_model(run_dir, "best")
+    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
+    target = WEIGHTS_DIR / f"{name}.weights.h5"
+    tmp = target.with_name(f"tmp-{target.name}")
+    model.save_weights(str(tmp))
+    os.replace(tmp, target)
+    devices = sorted({d for s in summary.get("sessions", []) for d in (s.get("hardware", {}).get("devices") or [])})
+    info = {
+        "file": target.name,
+        "sha256": sha256(target),
+        "model": config["model"],
+        "model_options": config.get("model_options", {}),
+        "noise": config["noise"],
+        "config": f"configs/{config['name']}.yaml",
+        "train_data": config["train_data"],
+        "epochs": summary.get("best_epoch"),
+        "epochs_done": summary.get("epochs_done"),
+        "epochs_planned": config["epochs"],
+        "patches_seen_at_best": (summary.get("best_epoch") or 0) * (config.get("steps_per_epoch") or 0) * config["batch_size"],
+        "wall_time_s": summary.get("wall_time_s"),
+        "hardware": devices,
+        "backend": summary.get("hardware", {}).get("backend"),
+        "val_data": config.get("val_data"),
+        "val_psnr": summary.get("best_val_psnr"),
+        "notes": notes,
+    }
+    entries = registry()
+    entries[name] = info
+    REGISTRY_FILE.write_text(json.dumps(dict(sorted(entries.items())), indent=2) + "\n")
+    return info

@@ -1,0 +1,160 @@
+"""TrainConfig, the train loop, run folders, resume (also after SIGKILL), the configs/ recipes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from denoise_tf.train import TrainConfig, learning_rate_at, train
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def image_folder(tmp_path_factory):
+    """Six small gray PNGs with structure (gradients and squares)."""
+    import cv2
+
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for k in range(6):
+        y, x = np.mgrid[0:48, 0:56]
+        image = (x * (k + 1) + y * 2) % 256
+        image[10:30, 15:35] = rng.integers(0, 255)
+        cv2.imwrite(str(folder / f"im{k}.png"), image.astype(np.uint8))
+    return folder
+
+
+def tiny_config(folder, out, **changes):
+    values = dict(
+        name="tiny",
+        model="dncnn",
+        model_options={"depth": 3, "filters": 8},
+        noise="gaussian:sigma=25",
+        train_data=str(folder),
+        val_data=str(folder),
+        val_limit=2,
+        patch_size=16,
+        patch_stride=16,
+        patch_scales=[1.0],
+        batch_size=8,
+        epochs=2,
+        steps_per_epoch=3,
+        output_dir=str(out),
+        tensorboard=False,
+    )
+    values.update(changes)
+    return TrainConfig.from_dict(values)
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_every_config_loads_full_and_tiny(path):
+    full = TrainConfig.load(path)
+    tiny = TrainConfig.load(path, tiny=True)
+    assert full.name == path.stem and tiny.name == path.stem + "-tiny"
+    assert tiny.epochs * (tiny.steps_per_epoch or 1) <= 20
+
+
+def test_config_rejects_unknown_key_and_wrong_type(tmp_path):
+    with pytest.raises(ValueError, match="learning_rte"):
+        TrainConfig.from_dict({"learning_rte": 0.1})
+    with pytest.raises(TypeError, match="batch_size"):
+        TrainConfig.from_dict({"batch_size": "big"})
+    with pytest.raises(ValueError, match="noise"):
+        TrainConfig.from_dict({"noise": "gausian:sigma=25"})
+    path = tmp_path / "c.yaml"
+    path.write_text("model: dncnn\n")
+    with pytest.raises(ValueError, match="override"):
+        TrainConfig.load(path, overrides=["epochs"])
+    assert TrainConfig.load(path, overrides=["epochs=3", "model_options.depth=5"]).model_options == {"depth": 5}
+
+
+def test_learning_rate_schedules():
+    step = TrainConfig(lr_schedule="step", lr_boundaries=[30], lr_values=[1e-3, 1e-4])
+    assert learning_rate_at(step, 29) == 1e-3 and learning_rate_at(step, 30) == 1e-4
+    decay = TrainConfig(lr_schedule="exponential", learning_rate=1e-3, lr_decay=0.95)
+    assert learning_rate_at(decay, 2) == pytest.approx(1e-3 * 0.95**2)
+
+
+def test_a_few_steps_lower_the_loss_on_a_fixed_batch():
+    import keras
+
+    from denoise_tf import models, noise
+
+    keras.utils.set_random_seed(0)
+    model = models.build("dncnn", depth=4, filters=16)
+    model.compile(keras.optimizers.Adam(1e-3), "mse")
+    rng = np.random.default_rng(0)
+    clean = np.repeat(np.linspace(0, 1, 24, dtype=np.float32)[None, :, None], 24, axis=0)[None].repeat(8, axis=0)
+    noisy = noise.apply(clean, "gaussian:sigma=25", seed=rng)
+    losses = [float(model.train_on_batch(noisy, clean)) for _ in range(30)]
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_train_writes_run_folder_and_never_overwrites(image_folder, tmp_path):
+    history, run_dir = train(tiny_config(image_folder, tmp_path), verbose=0)
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"config.json", "log.csv", "best.weights.h5", "last.weights.h5", "backup", "summary.json"} <= names
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["epochs_done"] == 2 and summary["status"] == "finished"
+    assert summary["best_val_psnr"] == pytest.approx(max(history.history["val_psnr"]))
+    with pytest.raises(FileExistsError, match="resume"):
+        train(tiny_config(image_folder, tmp_path), verbose=0)
+
+
+def test_same_seed_same_first_epoch_loss(image_folder, tmp_path):
+    first, _ = train(tiny_config(image_folder, tmp_path, name="a", epochs=1), verbose=0)
+    second, _ = train(tiny_config(image_folder, tmp_path, name="b", epochs=1), verbose=0)
+    assert first.history["loss"][0] == pytest.approx(second.history["loss"][0], rel=1e-5)
+
+
+def test_resume_continues_without_repeating_epochs(image_folder, tmp_path):
+    train(tiny_config(image_folder, tmp_path, epochs=1), verbose=0)
+    history, run_dir = train(tiny_config(image_folder, tmp_path, epochs=3), resume=True, verbose=0)
+    assert len(history.history["loss"]) == 2  # epochs 2 and 3 only
+    epochs = [line.split(",")[0] for line in (run_dir / "log.csv").read_text().splitlines()[1:]]
+    assert epochs == ["0", "1", "2"]
+    with pytest.raises(ValueError, match="noise"):
+        train(tiny_config(image_folder, tmp_path, epochs=4, noise="gaussian:sigma=50"), resume=True, verbose=0)
+
+
+def test_nan_loss_stops_and_keeps_last_good_weights(image_folder, tmp_path):
+    config = tiny_config(image_folder, tmp_path, epochs=3, learning_rate=1e30, lr_schedule="constant")
+    history, run_dir = train(config, verbose=0)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    if np.isfinite(history.history["loss"]).all():
+        pytest.fail(f"a learning rate of 1e30 was expected to give a non-finite loss: {history.history['loss']}")
+    assert "stopped" in summary["status"]
+    assert summary["epochs_done"] < 3
+
+
+def test_sigkill_mid_run_then_resume(image_folder, tmp_path):
+    """A run killed with SIGKILL resumes from its last backup; finished epochs are not repeated."""
+    config = tiny_config(image_folder, tmp_path, epochs=40, steps_per_epoch=2)
+    path = tmp_path / "kill.json"
+    path.write_text(json.dumps(config.to_dict()))
+    command = [sys.executable, "-m", "denoise_tf", "train", str(path), "--verbose", "0"]
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    process = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    meta = config.run_dir / "backup" / "training_metadata.json"
+    deadline = time.time() + 240
+    while time.time() < deadline and process.poll() is None:
+        if meta.exists() and json.loads(meta.read_text() or "{}").get("epoch", 0) >= 2:
+            break
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    done = json.loads(meta.read_text())["epoch"]
+    assert 2 <= done < 40
+    resumed = subprocess.run(command + ["--resume"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    epochs = [int(line.split(",")[0]) for line in (config.run_dir / "log.csv").read_text().splitlines()[1:]]
+    assert epochs[-1] == 39
+    assert epochs.count(done) <= 2 and all(epochs.count(e) == 1 for e in range(done + 1, 40))
