@@ -1,15 +1,23 @@
-"""Image sets: named benchmark sets, any folder of images, and the data-root setting.
+"""Image sets: named benchmark sets, any folder of images, paired noisy/clean data and splits.
 
 Images come back as ``float32`` arrays in ``[0, 1]``, shape ``(H, W, C)`` with ``C`` 1 (gray)
 or 3 (RGB). The data root is found in this order: the ``data_root`` argument, the environment
 variable ``DENOISE_TF_DATA``, a ``shared/data`` folder beside or above the working directory
 (the layout of this project's development machines), then a per-user cache directory.
+
+The named sets (:data:`NAMED_SETS`) can be fetched with :func:`download`, which checks every
+file against the SHA-256 registry in ``denoise_tf/registry/<name>.json``. ``"samples"`` is a
+tiny set of images bundled with the package (see :func:`samples`); it needs no data root.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
+import re
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
@@ -34,7 +42,21 @@ NAMED_SETS = {
     "train400_val": {"folder": "cbsd432", "color": False, "count": 32, "files": TRAIN400_VAL_FILES},
 }
 
+#: Name of the bundled sample set (``load("samples")``); it lives inside the package.
+SAMPLES = "samples"
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+
+# SIDD file-name tokens: "NOISY" / "GT" not inside a longer word (any case).
+_NOISY = re.compile(r"(?<![a-z])noisy(?![a-z])", re.IGNORECASE)
+_GT = re.compile(r"(?<![a-z])gt(?![a-z])", re.IGNORECASE)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+REGISTRY_DIR = PACKAGE_DIR / "registry"
+SAMPLES_DIR = PACKAGE_DIR / "samples"
+
+
+# --------------------------------------------------------------------------- data root
 
 
 def cache_dir() -> Path:
@@ -47,7 +69,7 @@ def data_root(data_root: str | os.PathLike | None = None) -> Path:
     """Resolve the folder that holds the named sets.
 
     Order: the argument, ``$DENOISE_TF_DATA``, a ``shared/data`` folder in the working
-    directory or one of its parents (or beside them), then :func:`cache_dir`.
+    directory or one of its parents (or beside them), then :func:`cache_dir` ``/ "data"``.
     """
     if data_root is not None:
         return Path(data_root).expanduser()
@@ -62,6 +84,28 @@ def data_root(data_root: str | os.PathLike | None = None) -> Path:
     return cache_dir() / "data"
 
 
+_resolve_root = data_root  # for functions whose ``data_root`` argument shadows the function
+
+
+# --------------------------------------------------------------------------- reading images
+
+
+def _check_jpeg_complete(data: np.ndarray, path: Path) -> None:
+    """Raise if a JPEG byte stream stops before its end-of-image marker (a truncated file).
+
+    OpenCV decodes a truncated JPEG without error (the missing part comes back gray), so the
+    check is done here: the last start-of-scan marker (FF DA) must be followed by an
+    end-of-image marker (FF D9). Inside scan data every FF byte is stuffed, so FF D9 cannot
+    appear there by chance.
+    """
+    raw = data.tobytes()
+    if raw[:2] != b"\xff\xd8":
+        return
+    sos = raw.rfind(b"\xff\xda")
+    if sos < 0 or raw.find(b"\xff\xd9", sos) < 0:
+        raise ValueError(f"truncated or corrupt JPEG (no end-of-image marker): {path}")
+
+
 def read_image(path: str | os.PathLike, color: bool | None = None) -> np.ndarray:
     """Read one image file as ``float32`` in ``[0, 1]``, shape ``(H, W, C)``.
 
@@ -69,17 +113,24 @@ def read_image(path: str | os.PathLike, color: bool | None = None) -> np.ndarray
     ----------
     path : path-like
         PNG, JPEG, BMP or TIFF file. 8-bit and 16-bit files are scaled by their maximum
-        code value (255 or 65535); an alpha channel is dropped.
+        code value (255 or 65535); float TIFFs are clipped to ``[0, 1]``. An alpha channel
+        is dropped, not composited (RGBA -> RGB; a gray+alpha PNG decodes as RGB).
     color : bool or None
         ``True`` returns RGB (gray files are repeated to 3 channels), ``False`` returns one
         luminance channel (ITU-R 601: 0.299 R + 0.587 G + 0.114 B), ``None`` keeps the file's own.
+
+    Returns
+    -------
+    ndarray
+        ``float32``, ``(H, W, 1)`` or ``(H, W, 3)``, values in ``[0, 1]``.
 
     Raises
     ------
     FileNotFoundError
         The file does not exist.
     ValueError
-        The file is not a readable image.
+        The file is not a readable image (corrupt, truncated JPEG, or not an image at all),
+        or has an unsupported pixel type or channel count.
     """
     import cv2
 
@@ -90,6 +141,7 @@ def read_image(path: str | os.PathLike, color: bool | None = None) -> np.ndarray
     image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if image is None:
         raise ValueError(f"not a readable image (expected PNG/JPEG/BMP/TIFF): {path}")
+    _check_jpeg_complete(data, path)
     if image.dtype == np.uint8:
         image = image.astype(np.float32) / 255.0
     elif image.dtype == np.uint16:
@@ -104,13 +156,17 @@ def read_image(path: str | os.PathLike, color: bool | None = None) -> np.ndarray
         image = image[:, :, [2, 1, 0]]  # BGRA -> RGB, alpha dropped
     elif image.shape[2] == 3:
         image = image[:, :, ::-1]  # BGR -> RGB
-    else:
+    elif image.shape[2] != 1:
         raise ValueError(f"unsupported channel count {image.shape[2]} in {path}: expected 1, 3 or 4")
     return convert_channels(np.ascontiguousarray(image), color)
 
 
 def convert_channels(image: np.ndarray, color: bool | None) -> np.ndarray:
-    """Convert an ``(H, W, C)`` image to RGB (``color=True``), gray (``False``) or keep it (``None``)."""
+    """Convert an ``(H, W, C)`` image to RGB (``color=True``), gray (``False``) or keep it (``None``).
+
+    Gray -> RGB repeats the channel; RGB -> gray uses ITU-R 601 weights
+    (0.299 R + 0.587 G + 0.114 B). The dtype is kept.
+    """
     channels = image.shape[-1]
     if color is None:
         return image
@@ -122,16 +178,80 @@ def convert_channels(image: np.ndarray, color: bool | None) -> np.ndarray:
     return image
 
 
+def save_image(path: str | os.PathLike, image: np.ndarray, bits: int = 8) -> Path:
+    """Write a ``float`` image in ``[0, 1]`` as an 8- or 16-bit file (format from the suffix).
+
+    Parameters
+    ----------
+    path : path-like
+        Target file (``.png``, ``.jpg``, ``.bmp``, ``.tif``); parent folders are created.
+    image : ndarray
+        ``(H, W)``, ``(H, W, 1)`` or ``(H, W, 3)`` RGB, float, values clipped to ``[0, 1]``.
+    bits : {8, 16}
+        Code values per channel; 16 needs PNG or TIFF.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    import cv2
+
+    path = Path(path)
+    image = np.asarray(image)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
+        raise ValueError(f"expected an (H, W, 1) or (H, W, 3) image for {path}, got shape {image.shape}")
+    if path.suffix.lower() not in IMAGE_SUFFIXES:
+        raise ValueError(f"unsupported image suffix {path.suffix!r} for {path}: expected {IMAGE_SUFFIXES}")
+    if bits not in (8, 16):
+        raise ValueError(f"bits must be 8 or 16, got {bits}")
+    scale, dtype = (255.0, np.uint8) if bits == 8 else (65535.0, np.uint16)
+    codes = np.round(np.clip(image.astype(np.float32), 0.0, 1.0) * scale).astype(dtype)
+    if codes.ndim == 3:
+        codes = codes[:, :, ::-1]  # RGB -> BGR for OpenCV
+    ok, data = cv2.imencode(path.suffix, codes)
+    if not ok:
+        raise ValueError(f"could not encode a {bits}-bit image as {path.suffix}: {path}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data.tofile(path)
+    return path
+
+
+def is_image_file(path: Path) -> bool:
+    """True for a regular, non-hidden file with an image suffix (:data:`IMAGE_SUFFIXES`)."""
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".") and path.is_file()
+
+
 def list_images(folder: str | os.PathLike) -> list[Path]:
-    """Sorted image files of a folder (by suffix; other files are ignored)."""
+    """Sorted image files of a folder.
+
+    Files are picked by suffix (:data:`IMAGE_SUFFIXES`, any case); other files and hidden
+    files (name starting with ``.``, e.g. macOS ``._x.png``) are ignored. Sub-folders are not
+    searched.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"image folder not found: {folder}")
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    return sorted(p for p in folder.iterdir() if is_image_file(p))
+
+
+# --------------------------------------------------------------------------- named sets
 
 
 def resolve(name_or_path: str | os.PathLike, data_root_: str | os.PathLike | None = None) -> Path:
-    """Folder of a named set (under the data root) or of a path given directly."""
+    """Folder of a named set (under the data root), of the bundled samples, or a path given directly.
+
+    Raises
+    ------
+    FileNotFoundError
+        A named set is missing under the data root, or a path-like argument does not exist.
+    NotADirectoryError
+        The path is a file, not a folder.
+    ValueError
+        A bare name that is neither a named set nor an existing folder.
+    """
     key = str(name_or_path).lower()
     if key in NAMED_SETS:
         folder = data_root(data_root_) / NAMED_SETS[key]["folder"]
@@ -141,11 +261,18 @@ def resolve(name_or_path: str | os.PathLike, data_root_: str | os.PathLike | Non
                 f"to the folder that holds {NAMED_SETS[key]['folder']}/, or call download({key!r})"
             )
         return folder
+    if key == SAMPLES:
+        return SAMPLES_DIR
     path = Path(name_or_path).expanduser()
     if path.is_dir():
         return path
+    if path.exists():
+        raise NotADirectoryError(f"expected a folder of images, got a file: {path}")
+    text = str(name_or_path)
+    if isinstance(name_or_path, os.PathLike) or any(c in text for c in "/\\~."):
+        raise FileNotFoundError(f"image folder not found: {path}")
     raise ValueError(
-        f"unknown set {str(name_or_path)!r}: expected one of {sorted(NAMED_SETS)} or an existing folder"
+        f"unknown set {text!r}: expected one of {sorted([*NAMED_SETS, SAMPLES])} or an existing folder"
     )
 
 
@@ -155,14 +282,16 @@ def load(
     limit: int | None = None,
     data_root: str | os.PathLike | None = None,
 ) -> tuple[list[np.ndarray], list[str]]:
-    """Load a named set or a folder of images.
+    """Load a named set, the bundled samples, or a folder of images.
 
     Parameters
     ----------
     name_or_path : str or path-like
-        One of :data:`NAMED_SETS` or a folder of images.
+        One of :data:`NAMED_SETS`, ``"samples"`` (bundled, see :func:`samples`), or a folder
+        of images (files picked as in :func:`list_images`).
     color : bool or None
-        ``True`` RGB, ``False`` gray, ``None`` the set's own (gray for gray sets).
+        ``True`` RGB, ``False`` gray, ``None`` the set's own (gray for gray sets; for a folder
+        or the samples, each file's own).
     limit : int or None
         Load at most this many images (the first ones in name order).
     data_root : path-like or None
@@ -174,11 +303,20 @@ def load(
         ``float32`` arrays in ``[0, 1]``, each ``(H, W, C)``.
     names : list of str
         File names, in the same order.
+
+    Raises
+    ------
+    FileNotFoundError
+        Missing set or folder, or a folder without image files.
+    ValueError
+        Unknown set name, bad ``limit``, or an unreadable image (the message names the file).
     """
     folder = resolve(name_or_path, data_root)
     key = str(name_or_path).lower()
     if color is None and key in NAMED_SETS:
         color = NAMED_SETS[key]["color"]
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be a positive integer, got {limit}")
     files = list_images(folder)
     if key in NAMED_SETS and "files" in NAMED_SETS[key]:
         wanted = set(NAMED_SETS[key]["files"])
@@ -186,7 +324,431 @@ def load(
     if not files:
         raise FileNotFoundError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
     if limit is not None:
-        if limit < 1:
-            raise ValueError(f"limit must be a positive integer, got {limit}")
         files = files[:limit]
     return [read_image(f, color) for f in files], [f.name for f in files]
+
+
+def samples(color: bool | None = None) -> tuple[list[np.ndarray], list[str]]:
+    """The small sample images bundled with the package (no download, no data root).
+
+    Four images of at most 256x256 made from scikit-image's ``skimage.data`` (public domain /
+    CC0; see ``denoise_tf/samples/README.md``): ``astronaut`` (RGB 256x256), ``camera``
+    (gray 256x256), ``chelsea`` (RGB 144x224) and ``coffee`` (RGB 160x240).
+
+    Parameters
+    ----------
+    color : bool or None
+        ``True`` RGB, ``False`` gray, ``None`` each file's own.
+
+    Returns
+    -------
+    images : list of ndarray
+        ``float32`` in ``[0, 1]``, each ``(H, W, C)``.
+    names : list of str
+        File names, in the same order.
+    """
+    return load(SAMPLES, color=color)
+
+
+# --------------------------------------------------------------------------- download
+
+
+class DownloadError(RuntimeError):
+    """A file of a named set could not be fetched (network error, bad server reply)."""
+
+
+class ChecksumError(DownloadError):
+    """A fetched file did not match its registered SHA-256 (nothing was saved)."""
+
+
+def manifest(name: str) -> dict:
+    """The registry entry of a named set, read from ``denoise_tf/registry/<name>.json``.
+
+    Returns
+    -------
+    dict
+        Keys include ``folder``, ``source`` (``repo``, ``commit``, ``path``), ``base_url``,
+        ``licence``, ``citation`` and ``files`` (file name -> SHA-256 hex digest).
+    """
+    key = str(name).lower()
+    if key not in NAMED_SETS:
+        raise ValueError(f"unknown set {name!r}: expected one of {sorted(NAMED_SETS)}")
+    path = REGISTRY_DIR / f"{key}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"registry file for set {key!r} missing: {path} (broken install?)")
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify(name: str, data_root: str | os.PathLike | None = None, registry: dict | None = None) -> list[str]:
+    """Check the local files of a named set against its SHA-256 registry.
+
+    Returns
+    -------
+    list of str
+        One line per problem (``"missing: <path>"`` or ``"sha256 mismatch: <path>"``);
+        empty when every registered file is present and intact.
+    """
+    entry = registry if registry is not None else manifest(name)
+    folder = _resolve_root(data_root) / entry["folder"]
+    problems = []
+    for fname, digest in sorted(entry["files"].items()):
+        path = folder / fname
+        if not path.is_file():
+            problems.append(f"missing: {path}")
+        elif _sha256(path) != digest:
+            problems.append(f"sha256 mismatch: {path}")
+    return problems
+
+
+def download(
+    name: str,
+    data_root: str | os.PathLike | None = None,
+    base_url: str | None = None,
+    registry: dict | None = None,
+    timeout: float = 60.0,
+) -> Path:
+    """Fetch a named set from its public source into ``<data root>/<folder>/``.
+
+    Each file is fetched with :mod:`pooch` into a temporary file in the target folder, its
+    SHA-256 is checked against the registry, and only then is it renamed into place (atomic),
+    so a failed or interrupted transfer leaves no partial file. Files already present with the
+    right checksum are skipped (this is the cache). Files already present with a different
+    checksum are never overwritten: the call stops with an error before fetching anything.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`NAMED_SETS`. ``"train400_val"`` fetches only its 32 files (into the
+        ``cbsd432`` folder).
+    data_root : path-like or None
+        Where to put the set (default: :func:`data_root`).
+    base_url : str or None
+        Fetch ``<base_url>/<file>`` instead of the registry's GitHub URL (a mirror, or a
+        local server in tests).
+    registry : dict or None
+        Use this manifest (same keys as :func:`manifest`) instead of the bundled one.
+    timeout : float
+        Seconds to wait for the server per request.
+
+    Returns
+    -------
+    Path
+        The set's folder.
+
+    Raises
+    ------
+    FileExistsError
+        A file of the set is already there with different content.
+    ChecksumError
+        A fetched file did not match its SHA-256 (not saved).
+    DownloadError
+        Network failure or bad server reply (nothing partial saved).
+    """
+    import pooch
+    import requests
+
+    entry = registry if registry is not None else manifest(name)
+    folder = _resolve_root(data_root) / entry["folder"]
+    url_base = (base_url or entry["base_url"]).rstrip("/") + "/"
+
+    todo, clashes = [], []
+    for fname, digest in sorted(entry["files"].items()):
+        path = folder / fname
+        if not path.exists():
+            todo.append((fname, digest))
+        elif not path.is_file() or _sha256(path) != digest:
+            clashes.append(str(path))
+    if clashes:
+        raise FileExistsError(
+            f"{len(clashes)} file(s) of set {name!r} already exist with different content and "
+            f"will not be overwritten (move them aside or use another data_root): "
+            + ", ".join(clashes[:5])
+            + (" ..." if len(clashes) > 5 else "")
+        )
+
+    downloader = pooch.HTTPDownloader(progressbar=False, timeout=timeout)
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    created = not folder.exists()
+    try:
+        for fname, digest in todo:
+            url = url_base + fname
+            try:
+                pooch.retrieve(
+                    url, known_hash=f"sha256:{digest}", fname=fname, path=folder, downloader=downloader
+                )
+            except ValueError as exc:
+                if "hash" not in str(exc).lower():
+                    raise
+                raise ChecksumError(
+                    f"checksum mismatch for {fname} of set {name!r} from {url}: expected sha256 "
+                    f"{digest}; the file was not saved"
+                ) from exc
+            except (requests.exceptions.RequestException, OSError) as exc:
+                raise DownloadError(
+                    f"could not fetch {fname} of set {name!r} from {url} (network failure or "
+                    f"interrupted transfer; nothing partial was saved): {exc}. Check the connection "
+                    f"(or pass base_url= to a mirror) and try again; files already fetched are kept"
+                ) from exc
+    except BaseException:
+        if created and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()  # leave no empty set folder behind after a failed first file
+        raise
+    finally:
+        logger.setLevel(level)
+    return folder
+
+
+# --------------------------------------------------------------------------- paired data
+
+
+def _div2k_dir_pairs(root: Path, subset: str | None) -> list[tuple[Path, Path]]:
+    """(noisy folder, clean folder) pairs of a DIV2K-style root, matched by name prefix."""
+    dirs = sorted(d for d in root.iterdir() if d.is_dir())
+    if subset is not None:
+        dirs = [d for d in dirs if f"_{subset.lower()}_" in f"_{d.name.lower()}_"]
+    clean = {
+        d.name.lower()[: -len("hr")]: d
+        for d in dirs
+        if d.name.lower().endswith("hr") and "noisy" not in d.name.lower()
+    }
+    noisy = {d.name.lower().replace("noisy", ""): d for d in dirs if "noisy" in d.name.lower()}
+    pairs = [(noisy[k], clean[k]) for k in sorted(noisy) if k in clean]
+    if not pairs:
+        raise FileNotFoundError(
+            f"no DIV2K-style folders in {root}"
+            + (f" for subset {subset!r}" if subset else "")
+            + ": expected a clean folder ending in 'HR' (e.g. DIV2K_train_HR/) beside a noisy "
+            f"folder with the same prefix and 'noisy' in its name (e.g. DIV2K_train_noisy/); "
+            f"found {[d.name for d in dirs]}"
+        )
+    return pairs
+
+
+def _match_div2k(root: Path, subset: str | None) -> list[tuple[Path, Path]]:
+    pairs, unmatched = [], []
+    for noisy_dir, clean_dir in _div2k_dir_pairs(root, subset):
+        clean = {p.stem.lower(): p for p in list_images(clean_dir)}
+        used = set()
+        for noisy in list_images(noisy_dir):
+            key = re.sub(r"[_\-.]?noisy$", "", noisy.stem, flags=re.IGNORECASE).lower()
+            if key in clean:
+                pairs.append((noisy, clean[key]))
+                used.add(key)
+            else:
+                unmatched.append(f"noisy {noisy} has no clean {clean_dir / key}.*")
+        unmatched += [f"clean {clean[k]} has no noisy image in {noisy_dir}" for k in sorted(set(clean) - used)]
+    if unmatched:
+        raise ValueError(f"{len(unmatched)} unmatched file(s) under {root}: " + "; ".join(unmatched[:5]))
+    return pairs
+
+
+def _sidd_scenes(root: Path) -> list[Path]:
+    base = root / "Data" if (root / "Data").is_dir() else root
+    scenes = sorted(
+        d for d in base.iterdir() if d.is_dir() and any(_NOISY.search(p.name) for p in list_images(d))
+    )
+    if not scenes:
+        raise FileNotFoundError(
+            f"no SIDD scene folders in {base}: expected sub-folders (e.g. Data/0001_001_S6_.../) "
+            f"each holding NOISY_*.PNG and GT_*.PNG images"
+        )
+    return scenes
+
+
+def _match_sidd(root: Path) -> list[tuple[Path, Path]]:
+    pairs, unmatched = [], []
+    for scene in _sidd_scenes(root):
+        files = list_images(scene)
+        noisy = [p for p in files if _NOISY.search(p.name)]
+        clean = {p.name.upper(): p for p in files if _GT.search(p.name) and not _NOISY.search(p.name)}
+        if len(noisy) == 1 and len(clean) == 1:
+            pairs.append((noisy[0], next(iter(clean.values()))))
+            continue
+        used = set()
+        for p in noisy:
+            key = _NOISY.sub("GT", p.name).upper()
+            if key in clean:
+                pairs.append((p, clean[key]))
+                used.add(key)
+            else:
+                unmatched.append(f"noisy {p} has no GT image {key} beside it")
+        unmatched += [f"GT {clean[k]} has no NOISY image beside it" for k in sorted(set(clean) - used)]
+    if unmatched:
+        raise ValueError(f"{len(unmatched)} unmatched file(s) under {root}: " + "; ".join(unmatched[:5]))
+    return pairs
+
+
+def find_pairs(
+    path: str | os.PathLike, layout: str = "sidd", subset: str | None = None
+) -> list[tuple[Path, Path, str]]:
+    """Find matching noisy/clean image files without reading them.
+
+    Parameters
+    ----------
+    path : path-like
+        Root of the data set (see :func:`load_pairs` for the layouts).
+    layout : {"sidd", "div2k"}
+        Folder layout.
+    subset : str or None
+        DIV2K only: keep folders whose name holds ``_<subset>_`` (``"train"`` or ``"valid"``);
+        ``None`` takes all.
+
+    Returns
+    -------
+    list of (Path, Path, str)
+        ``(noisy file, clean file, name)`` sorted by name; ``name`` is the noisy file's path
+        relative to ``path`` with ``/`` separators.
+    """
+    root = Path(path).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"paired data folder not found: {root}")
+    layout = layout.lower()
+    if layout == "sidd":
+        if subset is not None:
+            raise ValueError("subset= applies to layout='div2k' only")
+        pairs = _match_sidd(root)
+    elif layout == "div2k":
+        pairs = _match_div2k(root, subset)
+    else:
+        raise ValueError(f"unknown layout {layout!r}: expected 'sidd' or 'div2k'")
+    if not pairs:
+        raise FileNotFoundError(f"no noisy/clean image pairs found under {root} (layout {layout!r})")
+    named = [(n, c, n.relative_to(root).as_posix()) for n, c in pairs]
+    return sorted(named, key=lambda t: t[2])
+
+
+def load_pairs(
+    path: str | os.PathLike,
+    layout: str = "sidd",
+    color: bool | None = None,
+    limit: int | None = None,
+    subset: str | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray], list[str]]:
+    """Load paired noisy/clean images (real-noise data such as SIDD, or a noisy copy of DIV2K).
+
+    Layouts
+    -------
+    ``"sidd"``
+        ``path`` (or ``path/Data``) holds one folder per scene, e.g.
+        ``Data/0001_001_S6_00100_00060_3200_L/``, each with ``NOISY_SRGB_010.PNG`` and
+        ``GT_SRGB_010.PNG``. A noisy file pairs with the file whose name has ``NOISY``
+        replaced by ``GT`` (any case); a scene with one of each pairs them directly.
+        Other files (``.MAT``, text) are ignored.
+    ``"div2k"``
+        ``path`` holds a clean folder ending in ``HR`` and a noisy folder with the same prefix
+        and ``noisy`` in its name: ``DIV2K_HR/`` + ``DIV2K_Noisy/``, or ``DIV2K_train_HR/`` +
+        ``DIV2K_train_noisy/`` and ``DIV2K_valid_HR/`` + ``DIV2K_valid_noisy/``. ``0001.png``
+        pairs with ``0001_noisy.png`` (or ``0001.png``) in the noisy folder.
+
+    Parameters
+    ----------
+    path : path-like
+        Root folder of the data.
+    layout : {"sidd", "div2k"}
+        Folder layout, see above.
+    color : bool or None
+        ``True`` RGB, ``False`` gray, ``None`` each file's own.
+    limit : int or None
+        Load at most this many pairs (first in name order). Full-size SIDD images are about
+        12 MP each, so a whole set can need tens of GB: use ``limit`` or :func:`find_pairs`.
+    subset : str or None
+        DIV2K only: ``"train"`` or ``"valid"`` (``None`` takes all).
+
+    Returns
+    -------
+    noisy, clean : list of ndarray
+        ``float32`` in ``[0, 1]``, each ``(H, W, C)``; ``noisy[i]`` and ``clean[i]`` have the
+        same shape.
+    names : list of str
+        Noisy file path relative to ``path`` (``/`` separators), same order.
+
+    Raises
+    ------
+    FileNotFoundError
+        Missing folder or no pairs.
+    ValueError
+        Unknown layout, unmatched noisy/clean files, or a pair whose sizes differ.
+    """
+    if limit is not None and limit < 1:
+        raise ValueError(f"limit must be a positive integer, got {limit}")
+    found = find_pairs(path, layout, subset)[:limit]
+    noisy, clean, names = [], [], []
+    for noisy_file, clean_file, name in found:
+        a, b = read_image(noisy_file, color), read_image(clean_file, color)
+        if a.shape != b.shape:
+            raise ValueError(
+                f"size mismatch in pair {name!r}: noisy {noisy_file} is {a.shape}, "
+                f"clean {clean_file} is {b.shape} (H, W, C)"
+            )
+        noisy.append(a)
+        clean.append(b)
+        names.append(name)
+    return noisy, clean, names
+
+
+# --------------------------------------------------------------------------- splits
+
+
+def split(items: Sequence, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> tuple[list, ...]:
+    """Shuffle ``items`` with a seed and cut them into parts (train/val/test by default).
+
+    Parameters
+    ----------
+    items : sequence
+        Anything indexable (names, paths, images).
+    fractions : sequence of float
+        Non-negative part sizes summing to 1. Counts are ``round(cumsum(fractions) * n)``
+        differences, so they always add up to ``len(items)``.
+    seed : int
+        Seed of the shuffle; the same seed and length give the same parts on any machine.
+
+    Returns
+    -------
+    tuple of list
+        One list per fraction, in order; together they hold every item exactly once.
+    """
+    fractions = [float(f) for f in fractions]
+    if not fractions or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
+        raise ValueError(f"fractions must be non-negative and sum to 1, got {fractions}")
+    n = len(items)
+    order = np.random.default_rng(seed).permutation(n)
+    bounds = [0, *[int(round(c * n)) for c in np.cumsum(fractions)[:-1]], n]
+    return tuple([items[i] for i in order[lo:hi]] for lo, hi in zip(bounds[:-1], bounds[1:]))
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
+    """``python -m denoise_tf.datasets download NAME [NAME ...] [--data-root DIR] [--base-url URL]``."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m denoise_tf.datasets", description="Fetch named image sets.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    get = sub.add_parser("download", help="fetch named sets (sha256-checked)")
+    get.add_argument("names", nargs="+", choices=sorted(NAMED_SETS))
+    get.add_argument("--data-root", default=None, help="target data root (default: the data-root setting)")
+    get.add_argument("--base-url", default=None, help="fetch <base-url>/<file> instead (a mirror)")
+    args = parser.parse_args(argv)
+    for name in args.names:
+        try:
+            print(f"{name}: {download(name, data_root=args.data_root, base_url=args.base_url)}")
+        except (DownloadError, FileExistsError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_main())
