@@ -30,6 +30,65 @@ def _demo(args) -> int:
     return 0
 
 
+def _evaluate(args) -> int:
+    import json
+
+    from . import evaluate
+
+    rows = []
+    for model in args.model:
+        rows += evaluate.evaluate(
+            model, args.dataset, args.sigma, limit=args.limit, seed=args.seed, clip_input=args.clip_input, progress=not args.json
+        )
+    summary = evaluate.summarize(rows)
+    if args.csv:
+        evaluate.write_csv(rows, args.csv)
+    if args.json:
+        print(json.dumps({"summary": summary, "rows": rows}, indent=2))
+    else:
+        print(f"{args.dataset}, {len(rows) // max(1, len(summary))} images, Gaussian noise (input {'clipped' if args.clip_input else 'not clipped'}), seed {args.seed}")
+        print(evaluate.markdown_table(summary))
+    return 0
+
+
+def _denoise(args) -> int:
+    from pathlib import Path
+
+    from . import datasets, evaluate
+
+    source, target = Path(args.input), Path(args.output)
+    files = datasets.list_images(source) if source.is_dir() else [source]
+    if not files:
+        raise SystemExit(f"no images in {source}")
+    if source.is_dir():
+        target.mkdir(parents=True, exist_ok=True)
+        outputs = [target / (f.stem + ".png") for f in files]
+    else:
+        outputs = [target]
+    inputs_resolved = {f.resolve() for f in files}
+    for out in outputs:
+        if out.resolve() in inputs_resolved:
+            raise SystemExit(f"refusing to write over the input image {out}: choose another output")
+        if out.exists() and not args.overwrite:
+            raise SystemExit(f"{out} exists: pass --overwrite to replace it")
+    color = evaluate.model_is_color(args.model)
+    options = {"tile": args.tile} if args.tile else {}
+    denoiser = evaluate.make_denoiser(args.model, sigma=args.sigma, **options)
+    for file, out in zip(files, outputs):
+        image = datasets.read_image(file, color=color)
+        datasets.save_image(out, denoiser.denoise(image))
+        print(f"{file} -> {out}")
+    return 0
+
+
+def _report(args) -> int:
+    from . import report
+
+    path = report.build(output=args.output, fresh=args.fresh, limit=args.limit)
+    print(f"wrote {path}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m denoise_tf", description="Image denoising with Keras 3.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -40,6 +99,32 @@ def main(argv=None) -> int:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--output", default="figures/demo.png", help="figure path (default figures/demo.png)")
     demo.set_defaults(func=_demo)
+
+    ev = commands.add_parser("evaluate", help="PSNR/SSIM/MSE of models over a named set at noise levels")
+    ev.add_argument("--model", nargs="+", required=True, help="shipped weights, run folder, .keras file or classical method")
+    ev.add_argument("--dataset", default="bsd68")
+    ev.add_argument("--sigma", nargs="+", type=float, default=[15.0, 25.0, 50.0])
+    ev.add_argument("--limit", type=int, help="first N images only")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--clip-input", action="store_true", help="clip and 8-bit quantize the noisy input")
+    ev.add_argument("--csv", help="write per-image rows to this CSV file")
+    ev.add_argument("--json", action="store_true", help="print JSON (summary and per-image rows)")
+    ev.set_defaults(func=_evaluate)
+
+    dn = commands.add_parser("denoise", help="denoise an image file or a folder of images")
+    dn.add_argument("input", help="image file or folder")
+    dn.add_argument("output", help="output file, or folder for a folder input (never over the input)")
+    dn.add_argument("--model", default="dncnn-b", help="shipped weights, run folder, .keras file or classical method")
+    dn.add_argument("--sigma", type=float, help="noise level (0-255) for models and methods that take one")
+    dn.add_argument("--tile", type=int, help="tile size for large images (bounded memory)")
+    dn.add_argument("--overwrite", action="store_true", help="replace existing output files (never inputs)")
+    dn.set_defaults(func=_denoise)
+
+    rp = commands.add_parser("report", help="regenerate RESULTS.md (cached per-image rows under results/)")
+    rp.add_argument("--output", default="RESULTS.md")
+    rp.add_argument("--fresh", action="store_true", help="ignore cached rows and evaluate everything again")
+    rp.add_argument("--limit", type=int, help="first N images per set (a quick look; RESULTS.md uses all)")
+    rp.set_defaults(func=_report)
 
     train = commands.add_parser("train", help="train a config (configs/*.yaml) into a run folder")
     train.add_argument("config", help="YAML or JSON config file")

@@ -1,0 +1,83 @@
+"""Shipped weights: registry, sha256 check at load, both backends, and their measured quality."""
+
+import csv
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from denoise_tf import evaluate, pretrained
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = pretrained.available()
+
+
+def test_registry_entries_are_complete():
+    assert SHIPPED, "no shipped weights"
+    for name in SHIPPED:
+        entry = pretrained.entry(name)
+        for key in ("file", "sha256", "model", "model_options", "noise", "config", "train_data", "epochs", "wall_time_s", "hardware", "val_psnr"):
+            assert key in entry, f"{name}: registry entry lacks {key!r}"
+        assert (ROOT / entry["config"]).is_file(), f"{name}: config {entry['config']} missing"
+        assert pretrained.sha256(pretrained.WEIGHTS_DIR / entry["file"]) == entry["sha256"]
+
+
+def test_unknown_name_lists_the_shipped_ones():
+    with pytest.raises(ValueError, match="dncnn"):
+        pretrained.load("dncnn-s99")
+
+
+def test_corrupt_or_truncated_weights_give_a_clear_error(tmp_path, monkeypatch):
+    name = SHIPPED[0]
+    copy = tmp_path / "weights"
+    shutil.copytree(pretrained.WEIGHTS_DIR, copy)
+    monkeypatch.setattr(pretrained, "WEIGHTS_DIR", copy)
+    monkeypatch.setattr(pretrained, "REGISTRY_FILE", copy / "registry.json")
+    target = copy / pretrained.entry(name)["file"]
+    target.write_bytes(target.read_bytes()[: target.stat().st_size // 2])
+    with pytest.raises(ValueError, match="corrupt or truncated"):
+        pretrained.load(name)
+    target.unlink()
+    with pytest.raises(FileNotFoundError, match="missing"):
+        pretrained.load(name)
+
+
+def test_the_same_file_gives_the_same_output_on_jax(tmp_path):
+    pytest.importorskip("jax")
+    name = "dncnn-s25" if "dncnn-s25" in SHIPPED else SHIPPED[0]
+    image = np.random.default_rng(0).random((1, 24, 20, 1), dtype=np.float32)
+    np.save(tmp_path / "x.npy", image)
+    script = (
+        "import sys, numpy as np; from denoise_tf import pretrained; "
+        f"m = pretrained.load({name!r}); x = np.load(sys.argv[1]); "
+        "inputs = x if len(m.inputs) == 1 else [x, np.full((1, 1), 0.1, np.float32)]; "
+        "np.save(sys.argv[2], np.asarray(m.predict_on_batch(inputs)))"
+    )
+    for backend in ("tensorflow", "jax"):
+        env = {"KERAS_BACKEND": backend, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)}
+        done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "x.npy"), str(tmp_path / f"{backend}.npy")], env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+    np.testing.assert_allclose(np.load(tmp_path / "tensorflow.npy"), np.load(tmp_path / "jax.npy"), atol=2e-5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_model_beats_bm3d_on_a_subset_and_matches_results(name, shared_data, monkeypatch):
+    """Two Set12 images at the model's own (or the middle) sigma: above BM3D, and equal to RESULTS' rows."""
+    monkeypatch.setenv("DENOISE_TF_DATA", str(shared_data))
+    from denoise_tf import report
+
+    sigma = 25 if 25 in report.model_sigmas(name) else report.model_sigmas(name)[0]
+    ours = evaluate.evaluate(name, "set12", [sigma], limit=2)
+    bm3d = evaluate.evaluate("bm3d", "set12", [sigma], limit=2)
+    for mine, theirs in zip(ours, bm3d):
+        assert mine["psnr"] > theirs["psnr"], f"{name} {mine['image']}: {mine['psnr']:.2f} dB <= BM3D {theirs['psnr']:.2f} dB"
+    cached = ROOT / "results" / "set12" / f"{name}_sigma{sigma:g}.csv"
+    if not cached.exists():
+        pytest.skip(f"no stored results for {name} yet (run python -m denoise_tf report)")
+    stored = {row["image"]: float(row["psnr"]) for row in csv.DictReader(cached.open())}
+    for mine in ours:
+        assert mine["psnr"] == pytest.approx(stored[mine["image"]], abs=0.01)
