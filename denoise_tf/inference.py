@@ -1,0 +1,469 @@
+"""Run a Keras denoising model on images of any size: batching, tiling, multi-pass, self-ensemble.
+
+``denoise(model, image, ...)`` takes one image ``(H, W, C)`` or a batch ``(N, H, W, C)``, float32
+in [0, 1] (noisy values may leave the range), gray or colour as the model expects, and returns
+float32 of the same shape clipped to [0, 1].
+
+* **Compiled call.** The model runs through one graph-compiled function cached per model: on
+  JAX ``jax.jit`` of ``model.stateless_call`` (the current weights are passed in on every call,
+  so later weight loads are seen); on TensorFlow ``tf.function(reduce_retracing=True)`` around
+  ``model(x, training=False)``. Other backends use ``model.predict_on_batch``, which can also
+  be chosen with ``runner="predict_on_batch"`` (see ``benchmarks/bench_inference.py``).
+* **Tiling.** ``tile=T`` cuts images larger than ``T x T`` into overlapping tiles (``overlap``
+  pixels shared by neighbours), runs them ``batch_size`` at a time and blends them back with
+  weights that are 0 for the first ``margin`` pixels at a tile's inner edge, rise along a raised
+  cosine over the rest of the shared stretch and are 1 inside; the weights of neighbouring
+  tiles sum to 1 (the last tile of a row or column is shifted to end at the border, so it may
+  share more than ``overlap`` pixels; its ramp then is wider). With
+  ``margin = min(receptive radius, overlap // 4)`` the pixels a tile computes wrongly (those
+  whose receptive field crosses the tile edge) get weight 0 when ``overlap >= 4 * radius``,
+  and the tiled output equals the untiled one; with less overlap the error is small (trained
+  DnCNN-S, radius 17, tile 96, overlap 32: 87 dB PSNR between tiled and untiled output).
+  Memory is bounded by the output image plus ``batch_size`` tiles (a 4000x3000 photo runs in
+  tiles of 512).
+  Tile positions are multiples of the model's down-sampling factor (2 for FFDNet), so every
+  tile sees the pixel grid the whole image would.
+* **Noise level.** Models with two inputs (FFDNet: ``[noisy, level]``) get
+  ``level = sigma / 255``; ``sigma`` is then required. One-input models ignore ``sigma``.
+* **Multi-pass.** ``passes=n`` applies the model ``n`` times (output clipped between passes).
+* **Self-ensemble.** ``self_ensemble=True`` averages the 8 flip/rotate versions (x8 geometric
+  ensemble, :func:`denoise_tf.pipeline.augment` / ``deaugment``).
+
+:class:`NeuralDenoiser` wraps a model and these options behind ``.denoise(image)`` and ``.name``,
+the interface of :func:`denoise_tf.classical.get`.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Callable
+
+import numpy as np
+
+from .pipeline import AUGMENT_MODES, augment, deaugment
+
+RUNNERS = ("compiled", "predict_on_batch")
+
+#: id(model) -> (weak reference to the model, compiled callable); entries die with the model.
+_COMPILED: dict[int, tuple] = {}
+
+
+# --------------------------------------------------------------------------------------------
+# Model inspection and the compiled call
+
+
+def _model_inputs(model) -> list:
+    inputs = getattr(model, "inputs", None)
+    if not inputs:
+        name = getattr(model, "name", model)
+        raise ValueError(f"model {name!r} has no defined inputs: build it on a known input shape first")
+    return list(inputs)
+
+
+def model_channels(model) -> int | None:
+    """Image channels the model expects (last axis of its first input), or None if unknown."""
+    channels = _model_inputs(model)[0].shape[-1]
+    return None if channels is None else int(channels)
+
+
+def takes_level(model) -> bool:
+    """True for models with a second ``level`` input (FFDNet-style noise-level map)."""
+    return len(_model_inputs(model)) == 2
+
+
+def _geometry(model) -> tuple[int, int]:
+    """``(alignment, receptive radius)``: total down-sampling factor and half receptive field."""
+    from keras import layers as klayers
+
+    step, align = 1.0, 1
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        if getattr(layer, "downscale", None):
+            step *= layer.downscale
+        elif isinstance(layer, (klayers.MaxPooling2D, klayers.AveragePooling2D)):
+            step *= layer.strides[0]
+        elif isinstance(layer, klayers.Conv2DTranspose):
+            step /= layer.strides[0]
+        elif isinstance(layer, klayers.UpSampling2D):
+            step /= layer.size[0]
+        elif getattr(layer, "kernel_size", None) is not None and len(layer.kernel_size) == 2:
+            step *= getattr(layer, "strides", (1, 1))[0]
+        align = max(align, int(round(step)))
+    try:
+        from .models import receptive_field
+
+        radius = receptive_field(model) // 2
+    except Exception:  # unknown layer layout: no exactness guarantee, margin from overlap only
+        radius = 1 << 30
+    return align, radius
+
+
+def _predict_on_batch(model) -> Callable:
+    def call(*inputs):
+        return np.asarray(model.predict_on_batch(list(inputs) if len(inputs) > 1 else inputs[0]))
+
+    return call
+
+
+def _build_compiled(model) -> Callable:
+    import keras
+
+    backend = keras.backend.backend()
+    ref = weakref.ref(model)
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function(reduce_retracing=True)
+        def graph(*inputs):
+            return ref()(list(inputs) if len(inputs) > 1 else inputs[0], training=False)
+
+        def call(*inputs):
+            return graph(*inputs).numpy()
+
+        return call
+    if backend == "jax":
+        import jax
+
+        def pure(trainable, non_trainable, *inputs):
+            x = list(inputs) if len(inputs) > 1 else inputs[0]
+            outputs, _ = ref().stateless_call(trainable, non_trainable, x, training=False)
+            return outputs
+
+        jitted = jax.jit(pure)
+
+        def call(*inputs):
+            m = ref()
+            trainable = [v.value for v in m.trainable_variables]
+            non_trainable = [v.value for v in m.non_trainable_variables]
+            return np.asarray(jitted(trainable, non_trainable, *inputs))
+
+        return call
+    return _predict_on_batch(model)
+
+
+def compiled_call(model) -> Callable:
+    """The cached graph-compiled ``f(noisy[, level]) -> ndarray`` for ``model`` (built on first use).
+
+    ``noisy``: ``(N, H, W, C)`` float32; ``level``: ``(N, 1)`` float32 (two-input models).
+    Returns the raw ``(N, H, W, C)`` float32 output (not clipped).
+    """
+    key = id(model)
+    entry = _COMPILED.get(key)
+    if entry is not None and entry[0]() is model:
+        return entry[1]
+    function = _build_compiled(model)
+    _COMPILED[key] = (weakref.ref(model), function)
+    weakref.finalize(model, _COMPILED.pop, key, None)
+    return function
+
+
+def _runner(model, runner: str) -> Callable:
+    if runner == "compiled":
+        return compiled_call(model)
+    if runner == "predict_on_batch":
+        return _predict_on_batch(model)
+    raise ValueError(f"runner must be one of {RUNNERS}, got {runner!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# Tiling
+
+
+def _positions(length: int, tile: int, overlap: int, align: int) -> list[tuple[int, int]]:
+    """``(start, end)`` of the tiles along one axis; starts are multiples of ``align``."""
+    if length <= tile:
+        return [(0, length)]
+    step = max(align, (tile - overlap) // align * align)
+    last = (length - tile) // align * align
+    starts = list(range(0, last, step)) + [last]
+    return [(s, length if s == last else s + tile) for s in starts]
+
+
+def _ramp(n: int, before: int, after: int, margin: int) -> np.ndarray:
+    """1-D blending weights of an ``n``-pixel tile sharing ``before`` / ``after`` pixels with its neighbours.
+
+    Over a shared stretch of ``o`` pixels the weight is 0 for the ``margin`` pixels next to the
+    tile's edge, then rises along a raised cosine to 1 over ``o - 2 * margin`` pixels; the
+    neighbour's weight mirrors it, so the two sum to 1 at every pixel.
+    """
+    weights = np.ones(n, dtype=np.float64)
+    t = np.arange(n, dtype=np.float64)
+    for shared, flip in ((before, False), (after, True)):
+        if shared <= 0:
+            continue
+        m = min(margin, shared // 2)
+        width = max(shared - 2 * m, 1e-6)  # m = shared / 2: a hard cut in the middle
+        rise = 0.5 - 0.5 * np.cos(np.pi * np.clip((t - m + 0.5) / width, 0.0, 1.0))
+        weights *= rise[::-1] if flip else rise
+    return weights
+
+
+def _axis_weights(positions: list[tuple[int, int]], margin: int) -> list[np.ndarray]:
+    """Blending weights of each tile along one axis (see :func:`_ramp`)."""
+    out = []
+    for i, (start, end) in enumerate(positions):
+        before = positions[i - 1][1] - start if i > 0 else 0
+        after = end - positions[i + 1][0] if i + 1 < len(positions) else 0
+        out.append(_ramp(end - start, before, after, margin))
+    return out
+
+
+def _as_pair(tile, name: str) -> tuple[int, int]:
+    values = (tile, tile) if np.isscalar(tile) else tuple(tile)
+    if len(values) != 2 or not all(isinstance(v, (int, np.integer)) and v >= 1 for v in values):
+        raise ValueError(f"{name} must be a positive int or a pair (height, width) of them, got {tile!r}")
+    return int(values[0]), int(values[1])
+
+
+class _Run:
+    """One ``denoise`` call: the model function, settings and the progress bar."""
+
+    def __init__(self, function, tile, overlap, align, radius, batch_size, bar, pad_batches=False):
+        self.function = function
+        self.tile = tile
+        self.overlap = overlap
+        self.align = align
+        self.margin = min(radius, overlap // 4)
+        self.batch_size = batch_size
+        self.bar = bar
+        self.pad_batches = pad_batches
+
+    def call(self, batch: np.ndarray, levels: np.ndarray | None) -> np.ndarray:
+        n = len(batch)
+        if self.pad_batches and n < self.batch_size:
+            # jax.jit compiles once per input shape: pad a short batch to a power of two (at most
+            # batch_size) so a run compiles for a few batch sizes only.
+            size = min(self.batch_size, 1 << (n - 1).bit_length())
+            batch = np.concatenate([batch, np.repeat(batch[-1:], size - n, axis=0)])
+            levels = None if levels is None else np.concatenate([levels, np.repeat(levels[-1:], size - n)])
+        inputs = (batch,) if levels is None else (batch, levels.reshape(-1, 1))
+        out = np.asarray(self.function(*inputs), dtype=np.float32)
+        if out.shape != batch.shape:
+            raise ValueError(f"model output shape {out.shape} differs from its input shape {batch.shape}")
+        return out[:n]
+
+    def batch(self, images: np.ndarray, levels: np.ndarray | None) -> np.ndarray:
+        """Model output for ``(N, H, W, C)`` images (tiled where larger than a tile)."""
+        n, h, w, _ = images.shape
+        if self.tile is None or (h <= self.tile[0] and w <= self.tile[1]):
+            out = np.empty_like(images)
+            for i in range(0, n, self.batch_size):
+                part = slice(i, i + self.batch_size)
+                out[part] = self.call(images[part], None if levels is None else levels[part])
+                self.bar.update(len(images[part]))
+            return out
+        return np.stack([self.tiled(images[i], None if levels is None else levels[i : i + 1]) for i in range(n)])
+
+    def tiled(self, image: np.ndarray, level: np.ndarray | None) -> np.ndarray:
+        h, w, _ = image.shape
+        th, tw = self.tile
+        rows = _positions(h, th, self.overlap, self.align)
+        cols = _positions(w, tw, self.overlap, self.align)
+        out = np.zeros(image.shape, dtype=np.float32)
+        total = np.zeros((h, w, 1), dtype=np.float32)
+        pending: dict[tuple, list] = {}
+
+        def flush(shape):
+            boxes = pending.pop(shape)
+            batch = np.stack([image[y0:y1, x0:x1] for (y0, y1, x0, x1), _ in boxes])
+            levels = None if level is None else np.repeat(level, len(boxes))
+            result = self.call(batch, levels)
+            for ((y0, y1, x0, x1), weight), tile_out in zip(boxes, result):
+                out[y0:y1, x0:x1] += tile_out * weight
+                total[y0:y1, x0:x1] += weight
+            self.bar.update(len(boxes))
+
+        row_weights = _axis_weights(rows, self.margin)
+        col_weights = _axis_weights(cols, self.margin)
+        for (y0, y1), wy in zip(rows, row_weights):
+            for (x0, x1), wx in zip(cols, col_weights):
+                weight = (wy[:, None] * wx[None, :]).astype(np.float32)[..., None]
+                shape = (y1 - y0, x1 - x0)
+                pending.setdefault(shape, []).append(((y0, y1, x0, x1), weight))
+                if len(pending[shape]) == self.batch_size:
+                    flush(shape)
+        for shape in list(pending):
+            flush(shape)
+        return out / total
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+
+
+def _check_image(image, channels: int | None) -> np.ndarray:
+    image = np.asarray(image)
+    if image.dtype == np.uint8 or image.dtype == np.uint16:
+        scale = np.iinfo(image.dtype).max
+        raise TypeError(f"image must be float32 in [0, 1], got {image.dtype}: divide by {scale} first")
+    if not np.issubdtype(image.dtype, np.floating):
+        raise TypeError(f"image must be float32 in [0, 1], got dtype {image.dtype}")
+    if image.ndim not in (3, 4):
+        raise ValueError(f"image must be (H, W, C) or (N, H, W, C), got shape {image.shape}")
+    if channels is not None and image.shape[-1] != channels:
+        kind = {1: " (gray)", 3: " (colour)"}.get(channels, "")
+        raise ValueError(
+            f"model expects {channels} channel{'s' if channels != 1 else ''}{kind}, got {image.shape[-1]} "
+            f"(image shape {image.shape}, channels last)"
+        )
+    if min(image.shape[-3:-1]) < 1:
+        raise ValueError(f"image is empty: shape {image.shape}")
+    return image.astype(np.float32, copy=False)
+
+
+def _levels(sigma, n: int, model) -> np.ndarray:
+    if sigma is None:
+        raise ValueError(
+            f"model {model.name!r} takes a noise level input: pass sigma (noise standard deviation on the 0-255 scale)"
+        )
+    sigmas = np.asarray(sigma, dtype=np.float64).reshape(-1)
+    if sigmas.size == 1:
+        sigmas = np.repeat(sigmas, n)
+    if sigmas.size != n:
+        raise ValueError(f"sigma must be one number or one per image ({n}), got {sigmas.size} values")
+    if not np.all(np.isfinite(sigmas)) or np.any(sigmas < 0):
+        raise ValueError(f"sigma must be finite and >= 0 (0-255 scale), got {sigma!r}")
+    return (sigmas / 255.0).astype(np.float32)
+
+
+def denoise(
+    model,
+    image,
+    sigma=None,
+    tile=None,
+    overlap: int = 32,
+    passes: int = 1,
+    self_ensemble: bool = False,
+    batch_size: int = 8,
+    progress: bool = False,
+    runner: str = "compiled",
+) -> np.ndarray:
+    """Denoise an image or a batch with a Keras model.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Takes ``(N, H, W, C)`` float32 (or ``[noisy, level (N, 1)]`` for FFDNet-style models)
+        and returns ``(N, H, W, C)``.
+    image : ndarray
+        ``(H, W, C)`` or ``(N, H, W, C)`` float32 in [0, 1], ``C`` the model's channel count.
+    sigma : float, sequence of float or None
+        Noise level on the 0-255 scale, one number or one per image; required for models with
+        a level input (passed as ``sigma / 255``), ignored by the others.
+    tile : int, (int, int) or None
+        Tile height and width; None runs whole images. Images no larger than a tile run whole.
+    overlap : int
+        Pixels shared by neighbouring tiles (blended); ``0 <= overlap <= min(tile) // 2``.
+    passes : int
+        Apply the model this many times (>= 1).
+    self_ensemble : bool
+        Average over the 8 flip/rotate modes (8x the compute).
+    batch_size : int
+        Images (untiled) or tiles (tiled) per model call.
+    progress : bool
+        Show a tqdm progress bar over model inputs (images or tiles).
+    runner : {"compiled", "predict_on_batch"}
+        The cached compiled function (default) or ``model.predict_on_batch``.
+
+    Returns
+    -------
+    ndarray
+        float32, the shape of ``image``, clipped to [0, 1].
+
+    Raises
+    ------
+    ValueError
+        Wrong rank, channel count not the model's, missing ``sigma`` for a level-input model,
+        bad ``tile`` / ``overlap`` / ``passes`` / ``batch_size``.
+    """
+    channels = model_channels(model)
+    image = _check_image(image, channels)
+    if not (isinstance(passes, (int, np.integer)) and passes >= 1):
+        raise ValueError(f"passes must be an int >= 1, got {passes!r}")
+    if not (isinstance(batch_size, (int, np.integer)) and batch_size >= 1):
+        raise ValueError(f"batch_size must be an int >= 1, got {batch_size!r}")
+    if tile is not None:
+        tile = _as_pair(tile, "tile")
+        if not (isinstance(overlap, (int, np.integer)) and 0 <= overlap <= min(tile) // 2):
+            raise ValueError(f"overlap must be an int in [0, {min(tile) // 2}] (half the tile), got {overlap!r}")
+    function = _runner(model, runner)
+    single = image.ndim == 3
+    batch = image[None] if single else image
+    levels = _levels(sigma, len(batch), model) if takes_level(model) else None
+    align, radius = _geometry(model)
+
+    from tqdm.auto import tqdm
+
+    modes = AUGMENT_MODES if self_ensemble else (0,)
+    n, h, w, _ = batch.shape
+    per_pass = 0
+    for mode in modes:
+        hh, ww = (w, h) if mode % 2 else (h, w)
+        per_pass += n * (1 if tile is None else tile_count(hh, ww, tile, overlap, align))
+    unit = "tile" if tile else "image"
+    with tqdm(total=per_pass * passes, desc=f"denoise {model.name}", unit=unit, disable=not progress) as bar:
+        import keras
+
+        pad_batches = tile is not None and runner == "compiled" and keras.backend.backend() == "jax"
+        run = _Run(function, tile, overlap, align, radius, batch_size, bar, pad_batches)
+        out = batch
+        for _ in range(passes):
+            if self_ensemble:
+                acc = np.zeros_like(out)
+                for mode in modes:
+                    acc += deaugment(run.batch(np.ascontiguousarray(augment(out, mode)), levels), mode)
+                out = acc / len(modes)
+            else:
+                out = run.batch(out, levels)
+            out = np.clip(out, 0.0, 1.0)
+    out = out.astype(np.float32, copy=False)
+    return out[0] if single else out
+
+
+_DENOISE_OPTIONS = ("tile", "overlap", "passes", "self_ensemble", "batch_size", "progress", "runner")
+
+
+class NeuralDenoiser:
+    """A Keras model with fixed inference settings: ``.denoise(image)`` and ``.name``.
+
+    Parameters
+    ----------
+    model : keras.Model
+    sigma : float or None
+        Noise level (0-255) for level-input models (FFDNet); ignored by the others.
+    name : str or None
+        Display name; default ``model.name``.
+    **options
+        :func:`denoise` options: ``tile``, ``overlap``, ``passes``, ``self_ensemble``,
+        ``batch_size``, ``progress``, ``runner``.
+    """
+
+    def __init__(self, model, sigma=None, name: str | None = None, **options):
+        unknown = sorted(set(options) - set(_DENOISE_OPTIONS))
+        if unknown:
+            expected = list(_DENOISE_OPTIONS)
+            raise ValueError(f"NeuralDenoiser got unknown option(s) {unknown}: expected some of {expected}")
+        if takes_level(model) and sigma is None:
+            raise ValueError(f"model {model.name!r} takes a noise level input: pass sigma (0-255 scale)")
+        self.model = model
+        self.sigma = sigma
+        self.options = dict(options)
+        self.name = name or model.name
+
+    def denoise(self, image) -> np.ndarray:
+        """Denoise ``(H, W, C)`` or ``(N, H, W, C)`` float32 in [0, 1]; float32, same shape, in [0, 1]."""
+        return denoise(self.model, image, sigma=self.sigma, **self.options)
+
+    __call__ = denoise
+
+    def __repr__(self) -> str:
+        options = "".join(f", {k}={v!r}" for k, v in self.options.items())
+        return f"NeuralDenoiser({self.name!r}, sigma={self.sigma!r}{options})"
+
+
+def tile_count(height: int, width: int, tile, overlap: int = 32, align: int = 1) -> int:
+    """Number of tiles :func:`denoise` cuts an ``height x width`` image into."""
+    th, tw = _as_pair(tile, "tile")
+    return len(_positions(height, th, overlap, align)) * len(_positions(width, tw, overlap, align))
+
+
+__all__ = ["denoise", "NeuralDenoiser", "compiled_call", "model_channels", "takes_level", "tile_count", "RUNNERS"]

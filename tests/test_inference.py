@@ -1,0 +1,313 @@
+"""Neural inference: compiled call, batching, tiling + blending, multi-pass, self-ensemble, FFDNet level."""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+
+from denoise_tf import classical, inference  # noqa: E402
+from denoise_tf.metrics import psnr  # noqa: E402
+from denoise_tf.models import build  # noqa: E402
+from denoise_tf.pipeline import augment, deaugment  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def randomize(model, seed: int = 0):
+    """Random weights everywhere, BN statistics included, so tile borders really matter."""
+    rng = np.random.default_rng(seed)
+    values = []
+    for weight in model.weights:
+        shape, path = tuple(weight.shape), weight.path
+        if "moving_variance" in path or "gamma" in path:
+            values.append(rng.uniform(0.5, 1.5, shape).astype(np.float32))
+        elif "kernel" in path:
+            values.append((rng.standard_normal(shape) * np.sqrt(1.0 / np.prod(shape[:-1]))).astype(np.float32))
+        else:
+            values.append((rng.standard_normal(shape) * 0.05).astype(np.float32))
+    model.set_weights(values)
+    return model
+
+
+_MODELS: dict = {}
+
+
+def model(name="dncnn", channels=1, seed=0, **options):
+    """Small models, built once per session (each build + trace costs time)."""
+    key = (name, channels, seed, tuple(sorted(options.items())))
+    if key not in _MODELS:
+        defaults = {"dncnn": {"depth": 3, "filters": 8}, "ffdnet": {"depth": 3, "filters": 8}}[name]
+        _MODELS[key] = randomize(build(name, channels=channels, **{**defaults, **options}), seed)
+    return _MODELS[key]
+
+
+def image(shape, seed=0):
+    return np.random.default_rng(seed).random(shape, dtype=np.float32)
+
+
+def raw(m, x, sigma=None):
+    """Reference: the eager model call on a batch, clipped."""
+    inputs = x if sigma is None else [x, np.full((len(x), 1), sigma / 255.0, np.float32)]
+    return np.clip(np.asarray(m(inputs, training=False)), 0, 1)
+
+
+@pytest.mark.parametrize("channels", [1, 3], ids=["gray", "colour"])
+def test_single_and_batch_match_the_model(channels):
+    m = model(channels=channels)
+    batch = image((3, 21, 30, channels))
+    out = inference.denoise(m, batch, batch_size=2)
+    assert out.shape == batch.shape and out.dtype == np.float32
+    assert out.min() >= 0 and out.max() <= 1
+    np.testing.assert_allclose(out, raw(m, batch), atol=1e-5)
+    one = inference.denoise(m, batch[1])
+    assert one.shape == batch.shape[1:]
+    np.testing.assert_allclose(one, out[1], atol=1e-5)
+
+
+def test_compiled_call_matches_predict_on_batch_and_is_cached():
+    m = model()
+    x = image((2, 19, 23, 1), seed=1)
+    compiled = inference.denoise(m, x)
+    by_predict = inference.denoise(m, x, runner="predict_on_batch")
+    np.testing.assert_allclose(compiled, by_predict, atol=1e-5)
+    assert inference.compiled_call(m) is inference.compiled_call(m)
+    with pytest.raises(ValueError, match="runner"):
+        inference.denoise(m, x, runner="eager")
+
+
+def test_compiled_cache_sees_new_weights_and_dies_with_the_model():
+    m = randomize(build("dncnn", depth=3, filters=4), seed=1)
+    x = image((1, 16, 16, 1))
+    before = inference.denoise(m, x)
+    randomize(m, seed=2)
+    np.testing.assert_allclose(inference.denoise(m, x), raw(m, x), atol=1e-5)
+    assert not np.allclose(before, raw(m, x))
+    key = id(m)
+    assert key in inference._COMPILED
+    del m
+    gc.collect()
+    assert key not in inference._COMPILED
+
+
+def test_tiled_is_exact_when_the_overlap_covers_the_receptive_field():
+    # depth 3: receptive radius 3 <= overlap // 4, so the blend only uses pixels a tile computes exactly
+    m = model(channels=3)
+    x = image((1, 75, 90, 3), seed=2)
+    full = inference.denoise(m, x)
+    tiled = inference.denoise(m, x, tile=32, overlap=16, batch_size=3)
+    assert inference.tile_count(75, 90, 32, 16) > 6
+    np.testing.assert_allclose(tiled, full, atol=2e-6)
+    rect = inference.denoise(m, x, tile=(24, 40), overlap=12)
+    np.testing.assert_allclose(rect, full, atol=2e-6)
+
+
+def test_tiled_dncnn17_close_to_untiled():
+    """DnCNN-S layout (depth 17, receptive radius 17) with random BN statistics, tile 64, overlap 32."""
+    m = model(depth=17, filters=16, seed=3)
+    x = image((97, 130, 1), seed=3) * 0.5 + 0.25
+    full = inference.denoise(m, x)
+    tiled = inference.denoise(m, x, tile=64, overlap=32)
+    assert psnr(full, tiled) > 45
+    assert np.abs(tiled - full).max() < 0.02
+    interior = np.abs(tiled - full)[17:-17, 17:-17]
+    assert interior.mean() < 1e-3
+
+
+def test_image_smaller_than_tile_runs_whole():
+    m = model()
+    x = image((20, 30, 1), seed=4)
+    np.testing.assert_array_equal(inference.denoise(m, x, tile=64), inference.denoise(m, x))
+    assert inference.tile_count(20, 30, 64) == 1
+
+
+def test_ffdnet_needs_sigma_and_uses_it():
+    m = model("ffdnet")
+    x = image((2, 33, 41, 1), seed=5)
+    with pytest.raises(ValueError, match="pass sigma"):
+        inference.denoise(m, x)
+    out = inference.denoise(m, x, sigma=25)
+    np.testing.assert_allclose(out, raw(m, x, 25), atol=1e-5)
+    assert not np.allclose(out, inference.denoise(m, x, sigma=50), atol=1e-4)
+    per_image = inference.denoise(m, x, sigma=[10, 50])
+    np.testing.assert_allclose(per_image[1], inference.denoise(m, x[1], sigma=50), atol=1e-5)
+    with pytest.raises(ValueError, match="one per image"):
+        inference.denoise(m, x, sigma=[10, 20, 30])
+
+
+def test_ffdnet_tiles_on_the_even_grid():
+    m = model("ffdnet", channels=3, depth=4)
+    x = image((67, 81, 3), seed=6)
+    full = inference.denoise(m, x, sigma=30)
+    tiled = inference.denoise(m, x, sigma=30, tile=40, overlap=20)
+    assert psnr(full, tiled) > 60
+    starts = [s for s, _ in inference._positions(81, 40, 20, 2)]
+    assert all(s % 2 == 0 for s in starts) and inference._positions(81, 40, 20, 2)[-1][1] == 81
+
+
+def test_blend_weights_partition_unity():
+    for length, tile, overlap, align in [(150, 64, 32, 1), (201, 40, 20, 2), (77, 32, 0, 1), (100, 40, 16, 1)]:
+        positions = inference._positions(length, tile, overlap, align)
+        total = np.zeros(length)
+        for (start, end), weights in zip(positions, inference._axis_weights(positions, margin=overlap // 4)):
+            total[start:end] += weights
+        np.testing.assert_allclose(total, 1.0, atol=1e-12)
+    ramp = inference._ramp(64, 32, 32, margin=8)
+    assert ramp[:8].max() == 0 and ramp[24:40].min() == 1 and np.all(np.diff(ramp[:24]) >= 0)
+    np.testing.assert_allclose(ramp, ramp[::-1])
+
+
+def test_multi_pass_and_self_ensemble():
+    m = model()
+    x = image((1, 24, 28, 1), seed=7)
+    once = inference.denoise(m, x)
+    np.testing.assert_allclose(inference.denoise(m, x, passes=2), inference.denoise(m, once), atol=1e-5)
+    ensemble = inference.denoise(m, x, self_ensemble=True)
+    outputs = [np.asarray(m(np.ascontiguousarray(augment(x, k)), training=False)) for k in range(8)]
+    manual = np.mean([deaugment(out, k) for k, out in enumerate(outputs)], axis=0)  # average, then clip
+    np.testing.assert_allclose(ensemble, np.clip(manual, 0, 1), atol=1e-5)
+    tiled = inference.denoise(m, x, self_ensemble=True, tile=24, overlap=12)  # margin 3 = radius: exact
+    np.testing.assert_allclose(tiled, ensemble, atol=1e-5)
+
+
+def test_progress_bar(capsys):
+    m = model()
+    inference.denoise(m, image((40, 40, 1)), tile=16, overlap=4, progress=True)
+    err = capsys.readouterr().err
+    assert "denoise" in err and "tile" in err
+    inference.denoise(m, image((40, 40, 1)), tile=16, overlap=4)
+    assert capsys.readouterr().err == ""
+
+
+def test_bad_inputs():
+    m = model()
+    with pytest.raises(ValueError, match=r"model expects 1 channel \(gray\), got 3"):
+        inference.denoise(m, image((16, 16, 3)))
+    with pytest.raises(ValueError, match=r"model expects 3 channels \(colour\), got 1"):
+        inference.denoise(model(channels=3), image((16, 16, 1)))
+    with pytest.raises(ValueError, match="shape"):
+        inference.denoise(m, image((16, 16)))
+    with pytest.raises(TypeError, match="float32"):
+        inference.denoise(m, np.zeros((16, 16, 1), np.uint8))
+    with pytest.raises(ValueError, match="overlap"):
+        inference.denoise(m, image((16, 16, 1)), tile=16, overlap=9)
+    with pytest.raises(ValueError, match="tile"):
+        inference.denoise(m, image((16, 16, 1)), tile=0)
+    with pytest.raises(ValueError, match="passes"):
+        inference.denoise(m, image((16, 16, 1)), passes=0)
+    with pytest.raises(ValueError, match="batch_size"):
+        inference.denoise(m, image((16, 16, 1)), batch_size=0)
+
+
+def test_neural_denoiser_shares_the_classical_interface():
+    m = model()
+    x = image((20, 20, 1), seed=8)
+    neural = inference.NeuralDenoiser(m, tile=16, overlap=4)
+    assert neural.name == m.name and "NeuralDenoiser" in repr(neural)
+    np.testing.assert_array_equal(neural.denoise(x), inference.denoise(m, x, tile=16, overlap=4))
+    for denoiser in (neural, classical.get("median")):
+        out = denoiser.denoise(x)
+        assert out.shape == x.shape and out.dtype == np.float32 and isinstance(denoiser.name, str)
+    with pytest.raises(ValueError, match="unknown option"):
+        inference.NeuralDenoiser(m, tiles=16)
+    with pytest.raises(ValueError, match="pass sigma"):
+        inference.NeuralDenoiser(model("ffdnet"))
+    assert inference.NeuralDenoiser(model("ffdnet"), sigma=15, name="ffdnet-15").name == "ffdnet-15"
+
+
+@pytest.mark.slow
+def test_large_image_bounded_memory():
+    """A 3000x4000 photo in 512 tiles: NumPy peak stays a few image sizes (~10 s)."""
+    import tracemalloc
+
+    m = model()
+    x = image((3000, 4000, 1), seed=9)
+    tracemalloc.start()
+    out = inference.denoise(m, x, tile=512, overlap=32, batch_size=4)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert out.shape == x.shape
+    assert peak < 6 * x.nbytes, peak / x.nbytes
+    # a crop across tile seams equals the untiled model on that crop plus context
+    context = inference.denoise(m, x[984:1316, 1984:2316])[16:-16, 16:-16]
+    np.testing.assert_allclose(out[1000:1300, 2000:2300], context, atol=2e-6)
+
+
+@pytest.mark.slow
+def test_shipped_dncnn_s25_tiles_above_45_db():
+    """Trained DnCNN-S (sigma 25) if the shipped weights exist: tiled vs untiled > 45 dB."""
+    weights = REPO / "denoise_tf" / "weights" / "dncnn-s25.weights.h5"
+    if not weights.exists():
+        pytest.skip(f"{weights} not present")
+    from skimage import data
+
+    m = build("dncnn", depth=17, channels=1)
+    m.load_weights(weights)
+    clean = (data.camera()[:192, :192, None] / 255.0).astype(np.float32)
+    noisy = (clean + np.random.default_rng(0).normal(0, 25 / 255, clean.shape)).astype(np.float32)
+    full = inference.denoise(m, noisy)
+    tiled = inference.denoise(m, noisy, tile=96, overlap=32)
+    assert psnr(full, tiled) > 45
+    assert psnr(clean, full) > psnr(clean, np.clip(noisy, 0, 1)) + 8
+
+
+OTHER_BACKEND = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import keras
+    from denoise_tf import inference
+    from denoise_tf.models import build
+    folder = sys.argv[1]
+    report = {"backend": keras.backend.backend()}
+    for name, options in [("dncnn", {"depth": 3, "filters": 8}), ("ffdnet", {"depth": 3, "filters": 8})]:
+        m = build(name, channels=1, **options)
+        m.load_weights(folder + f"/{name}.weights.h5")
+        x = np.load(folder + "/x.npy")
+        sigma = 25 if name == "ffdnet" else None
+        full, tiled = np.load(folder + f"/{name}.full.npy"), np.load(folder + f"/{name}.tiled.npy")
+        outputs = {
+            "compiled": (inference.denoise(m, x, sigma=sigma), full),
+            "predict_on_batch": (inference.denoise(m, x, sigma=sigma, runner="predict_on_batch"), full),
+            "tiled": (inference.denoise(m, x, sigma=sigma, tile=32, overlap=16, batch_size=4), tiled),
+        }
+        report[name] = {key: float(np.abs(a - b).max()) for key, (a, b) in outputs.items()}
+    print(json.dumps(report))
+    """
+)
+
+
+@pytest.mark.slow
+def test_inference_on_the_other_backend(tmp_path):
+    """Compiled call, predict_on_batch and tiling on the other backend (~30 s: JAX compiles per shape)."""
+    other = "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
+    pytest.importorskip(other)
+    x = image((2, 45, 52, 1), seed=10)
+    np.save(tmp_path / "x.npy", x)
+    for name in ("dncnn", "ffdnet"):
+        m = model(name)
+        m.save_weights(tmp_path / f"{name}.weights.h5")
+        sigma = 25 if name == "ffdnet" else None
+        np.save(tmp_path / f"{name}.full.npy", inference.denoise(m, x, sigma=sigma))
+        np.save(tmp_path / f"{name}.tiled.npy", inference.denoise(m, x, sigma=sigma, tile=32, overlap=16, batch_size=4))
+    env = {**os.environ, "KERAS_BACKEND": other, "TF_CPP_MIN_LOG_LEVEL": "2", "JAX_PLATFORMS": "cpu"}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    command = [sys.executable, "-c", OTHER_BACKEND, str(tmp_path)]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["backend"] == other
+    for name in ("dncnn", "ffdnet"):
+        for runner, diff in report[name].items():
+            assert diff < 1e-5, (name, runner, diff)
