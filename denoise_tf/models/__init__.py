@@ -63,17 +63,38 @@ def _load_families() -> None:
 
 
 def receptive_field(model) -> int:
-    """Receptive field in input pixels (one side) of a conv stack.
+    """Receptive field in input pixels (one side) of a conv network.
 
-    Each conv adds ``(kernel - 1) * dilation`` pixels at the resolution it runs at; layers
-    with a ``block_size`` attribute (pixel unshuffle) multiply that resolution step.
+    Walks the layers in order, tracking the receptive field ``r`` and the input-pixel step
+    ``j`` of one feature pixel: a conv (kernel ``k``, dilation ``d``, stride ``s``) adds
+    ``(k - 1) * d * j`` and multiplies ``j`` by ``s``; pooling and layers with a ``downscale``
+    attribute (pixel unshuffle, block ``b``) add ``(b - 1) * j`` and multiply ``j`` by ``b``;
+    up-sampling, pixel shuffle and transposed convs divide ``j`` (a transposed conv adds
+    ``(ceil(k / s) - 1) * j``). Exact for chains and for nets whose convs all lie on one
+    input-to-output path (residual nets, U-Nets: the path through the bottleneck).
     """
-    size, scale = 1, 1
+    import math
+
+    from keras import layers as klayers
+
+    size, step = 1.0, 1.0
     for layer in model._flatten_layers(include_self=False, recursive=True):
         if getattr(layer, "downscale", None):
-            scale *= layer.downscale
-        kernel = getattr(layer, "kernel_size", None)
-        if kernel is not None and len(kernel) == 2:
+            size += (layer.downscale - 1) * step
+            step *= layer.downscale
+        elif isinstance(layer, klayers.Conv2DTranspose):
+            k, s = layer.kernel_size[0], layer.strides[0]
+            size += (math.ceil(k / s) - 1) * step
+            step /= s
+        elif isinstance(layer, (klayers.MaxPooling2D, klayers.AveragePooling2D)):
+            size += (layer.pool_size[0] - 1) * step
+            step *= layer.strides[0]
+        elif isinstance(layer, klayers.UpSampling2D):
+            step /= layer.size[0]
+        elif getattr(layer, "kernel_size", None) is not None and len(layer.kernel_size) == 2:
             dilation = getattr(layer, "dilation_rate", (1, 1))
-            size += (kernel[0] - 1) * dilation[0] * scale
-    return size + scale - 1
+            size += (layer.kernel_size[0] - 1) * dilation[0] * step
+            step *= getattr(layer, "strides", (1, 1))[0]
+        elif getattr(layer, "block_size", None):  # pixel shuffle (up-sampling)
+            step /= layer.block_size
+    return int(round(size))
