@@ -52,3 +52,42 @@ def dncnn(
     x = layers.Conv2D(channels, 3, padding="same", name=f"conv{depth}")(x)
     outputs = layers.Subtract(name="denoised")([inputs, x]) if residual else x
     return keras.Model(inputs, outputs, name=name or f"dncnn{depth}_{'gray' if channels == 1 else 'color'}")
+
+
+def load_matconvnet(path) -> keras.Model:
+    """Build a DnCNN from MatConvNet weights (the DnCNN paper's ``.mat`` files, MATLAB v7.3).
+
+    The published networks have BatchNorm merged into the convolutions, so the model is built
+    with ``batch_norm=False`` (biased convs); depth and channel count come from the file. Used to
+    check this project's architecture and evaluation protocol against the published figures;
+    such weights are reference material, not this project's models.
+
+    Raises
+    ------
+    ValueError
+        The file does not hold a conv/relu MatConvNet network.
+    """
+    import h5py
+    import numpy as np
+
+    with h5py.File(path, "r") as handle:
+        if "net" not in handle or "layers" not in handle["net"]:
+            raise ValueError(f"{path}: expected a MatConvNet file with net/layers")
+        convs = []
+        for ref in handle["net"]["layers"][()].ravel():
+            layer = handle[ref]
+            kind = "".join(chr(c) for c in layer["type"][()].ravel())
+            if kind == "conv":
+                kernel_ref, bias_ref = layer["weights"][()].ravel()[:2]
+                kernel = np.asarray(handle[kernel_ref], dtype=np.float32)
+                bias = np.asarray(handle[bias_ref], dtype=np.float32).ravel()
+                kernel = np.transpose(kernel if kernel.ndim == 4 else kernel[None], (3, 2, 1, 0))
+                convs.append((kernel, bias))
+            elif kind != "relu":
+                raise ValueError(f"{path}: unexpected layer type {kind!r} (expected conv or relu)")
+    channels = convs[0][0].shape[2]
+    model = dncnn(depth=len(convs), filters=convs[0][0].shape[3], channels=channels, batch_norm=False)
+    for i, (kernel, bias) in enumerate(convs, start=1):
+        layer = model.get_layer(f"conv{i}")
+        layer.set_weights([kernel.reshape(layer.kernel.shape), bias])
+    return model
