@@ -10,6 +10,11 @@ Patches are cut once (DnCNN: 40x40, stride 10, at scales 1 / 0.9 / 0.8 / 0.7, bi
 every epoch draws a fresh permutation, one of the 8 flip/rotate modes per patch and fresh noise.
 All randomness derives from ``(seed, epoch, batch index)``, so a resumed run sees the batches
 an uninterrupted run would have seen.
+
+Two more ``PyDataset`` s crop fresh random windows from whole images for every batch instead of
+cutting patches in advance: :class:`CropPatchDataset` (clean images + synthetic noise, for large
+colour sets whose patch grid would not fit in memory) and :class:`PairedPatchDataset` (real
+noisy/clean pairs such as SIDD: the same window and flip/rotate mode for both images).
 """
 
 from __future__ import annotations
@@ -106,7 +111,36 @@ def _keras_pydataset():
     return keras.utils.PyDataset
 
 
-class PatchDataset(_keras_pydataset()):
+class SeededBatches(_keras_pydataset()):
+    """Base of the TF-free datasets: ``steps`` batches per epoch, each a pure function of
+    ``(seed, epoch, index)`` given by the subclass's ``batch(epoch, index)``; the epoch advances
+    at each epoch end (and is set by the training loop on resume)."""
+
+    steps: int
+    epoch: int = 0
+
+    def __len__(self) -> int:
+        return self.steps
+
+    def check_index(self, index: int) -> None:
+        if not 0 <= index < self.steps:
+            raise IndexError(f"batch index {index} out of range [0, {self.steps})")
+
+    @staticmethod
+    def pack(noisy, level, clean, with_level: bool):
+        """``(noisy, clean)``, or ``((noisy, level (B, 1)), clean)`` for noise-level-map models."""
+        if with_level:
+            return (noisy, level.reshape(-1, 1).astype(np.float32)), clean
+        return noisy, clean
+
+    def __getitem__(self, index: int):
+        return self.batch(self.epoch, index)
+
+    def on_epoch_end(self):
+        self.epoch += 1
+
+
+class PatchDataset(SeededBatches):
     """TensorFlow-free training batches: ``(noisy, clean)`` or ``((noisy, level), clean)``.
 
     Parameters
@@ -156,9 +190,6 @@ class PatchDataset(_keras_pydataset()):
         self.epoch = epoch
         self._order = (None, None)
 
-    def __len__(self) -> int:
-        return self.steps
-
     def _permutation(self, epoch: int) -> np.ndarray:
         if self._order[0] != epoch:
             rng = np.random.default_rng([self.seed, epoch])
@@ -170,23 +201,15 @@ class PatchDataset(_keras_pydataset()):
 
     def batch(self, epoch: int, index: int):
         """The batch ``index`` of ``epoch`` (pure function of seed, epoch and index)."""
-        if not 0 <= index < self.steps:
-            raise IndexError(f"batch index {index} out of range [0, {self.steps})")
+        self.check_index(index)
         order = self._permutation(epoch)[index * self.batch_size : (index + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, epoch, index, 1])
         clean = self.patches[np.sort(order)]
         if self.augment:
             clean = augment_batch(clean, rng.integers(0, 8, size=len(clean)))
         noisy, level = noise_lib.apply(clean, self.noise, seed=rng, return_level=True)
-        if self.with_level:
-            return (noisy, level.reshape(-1, 1).astype(np.float32)), clean
-        return noisy, clean
+        return self.pack(noisy, level, clean, self.with_level)
 
-    def __getitem__(self, index: int):
-        return self.batch(self.epoch, index)
-
-    def on_epoch_end(self):
-        self.epoch += 1
 
 
 def validation_pairs(images: Sequence[np.ndarray], noise, seed: int = 0, with_level: bool = False):
@@ -237,3 +260,205 @@ def tf_patch_dataset(
     options = tf.data.Options()
     options.autotune.enabled = False  # avoids a 10-20 s stall when fit() returns (see issue 7)
     return dataset.prefetch(4).with_options(options)
+
+
+# -------------------------------------------------------------------------------------------
+# Fresh random crops of whole images: clean images + synthetic noise, or real noisy/clean pairs
+
+
+def compact_image(image: np.ndarray) -> np.ndarray:
+    """``uint8`` copy of a float image in [0, 1] when that is lossless (an 8-bit file), else float32.
+
+    The crop datasets below accept both and return float32 ``code / 255`` crops, the values
+    :func:`denoise_tf.datasets.read_image` gives, so storing 8-bit images as ``uint8`` cuts their
+    memory by 4 (a full-size SIDD pair is about 100 MB as ``uint8``) without changing a batch.
+    """
+    image = np.asarray(image)
+    if image.dtype == np.uint8:
+        return image
+    codes = np.rint(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
+    if np.array_equal(codes.astype(np.float32) / 255.0, image):
+        return codes
+    return image.astype(np.float32, copy=False)
+
+
+def _check_crop_images(images, patch_size: int, what: str) -> list:
+    images = list(images)
+    if not images:
+        raise ValueError(f"{what}: no images")
+    out = []
+    for k, image in enumerate(images):
+        image = np.asarray(image)
+        if image.ndim != 3 or image.shape[-1] not in (1, 3):
+            raise ValueError(f"{what}: image {k} must be (H, W, 1) or (H, W, 3), got shape {image.shape}")
+        if image.dtype != np.uint8:
+            image = noise_lib.check_images(image)
+        if min(image.shape[:2]) < patch_size:
+            raise ValueError(f"{what}: patch_size {patch_size} is larger than image {k} of size {image.shape[:2]}")
+        out.append(image)
+    if len({im.shape[-1] for im in out}) != 1:
+        raise ValueError(f"{what}: images mix gray and colour")
+    return out
+
+
+def random_windows(sizes, patch_size: int, count: int, rng: np.random.Generator):
+    """``count`` random square windows: image indices (drawn uniformly) and top-left ``y``, ``x``.
+
+    ``sizes`` is a sequence of ``(H, W)``; every side must be at least ``patch_size``.
+    """
+    sizes = np.asarray(sizes, dtype=np.int64).reshape(-1, 2)
+    index = rng.integers(0, len(sizes), size=count)
+    ys = rng.integers(0, sizes[index, 0] - patch_size + 1)
+    xs = rng.integers(0, sizes[index, 1] - patch_size + 1)
+    return index, ys, xs
+
+
+def _crop(images, index, ys, xs, patch_size: int) -> np.ndarray:
+    p = patch_size
+    out = np.stack([images[k][y : y + p, x : x + p] for k, y, x in zip(index, ys, xs)])
+    if out.dtype == np.uint8:
+        return out.astype(np.float32) / 255.0
+    return out.astype(np.float32, copy=False)
+
+
+class CropPatchDataset(SeededBatches):
+    """Like :class:`PatchDataset`, but every batch crops fresh random windows from whole images.
+
+    Nothing is cut in advance, so memory is the images' own (a grid of 50x50 colour patches of
+    CBSD432 at stride 10 and 4 scales would take about 47 GB). Per batch: ``batch_size`` windows
+    of ``patch_size`` (images drawn uniformly, positions uniform), one of the 8 flip/rotate modes
+    each, fresh noise; all drawn from ``default_rng([seed, epoch, index, 3])``, so a resumed run
+    sees the batches an uninterrupted run would have seen. ``images`` may be float32 in [0, 1] or
+    ``uint8`` (see :func:`compact_image`); sizes may differ.
+
+    ``steps_per_epoch`` defaults to ``max(1, len(images) // batch_size)``.
+    """
+
+    def __init__(
+        self,
+        images,
+        noise,
+        patch_size: int = 40,
+        batch_size: int = 128,
+        steps_per_epoch: int | None = None,
+        seed: int = 0,
+        augment: bool = True,
+        with_level: bool = False,
+        epoch: int = 0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if batch_size < 1 or patch_size < 1:
+            raise ValueError(f"batch_size and patch_size must be >= 1, got {batch_size}, {patch_size}")
+        self.images = _check_crop_images(images, patch_size, "CropPatchDataset")
+        self.sizes = [im.shape[:2] for im in self.images]
+        self.noise = noise_lib.parse(noise)
+        self.patch_size = patch_size
+        self.batch_size = batch_size
+        self.steps = steps_per_epoch or max(1, len(self.images) // batch_size)
+        self.seed = seed
+        self.augment = augment
+        self.with_level = with_level
+        self.epoch = epoch
+
+    def batch(self, epoch: int, index: int):
+        """The batch ``index`` of ``epoch`` (pure function of seed, epoch and index)."""
+        self.check_index(index)
+        rng = np.random.default_rng([self.seed, epoch, index, 3])
+        clean = _crop(self.images, *random_windows(self.sizes, self.patch_size, self.batch_size, rng), self.patch_size)
+        if self.augment:
+            clean = augment_batch(clean, rng.integers(0, 8, size=len(clean)))
+        noisy, level = noise_lib.apply(clean, self.noise, seed=rng, return_level=True)
+        return self.pack(noisy, level, clean, self.with_level)
+
+
+
+class PairedPatchDataset(SeededBatches):
+    """TensorFlow-free batches ``(noisy, clean)`` of real noisy/clean image pairs (SIDD, DIV2K noisy).
+
+    Every batch crops ``batch_size`` random windows of ``patch_size``: the SAME window of a
+    pair's noisy and clean image (pairs drawn uniformly, positions uniform), then the same one of
+    the 8 flip/rotate modes on both, so ``noisy - clean`` is the pair's own noise, moved with the
+    pixels. Randomness comes from ``default_rng([seed, epoch, index, 2])`` (as
+    :class:`PatchDataset`: a resumed run continues the same batch sequence).
+
+    Parameters
+    ----------
+    noisy, clean : sequence of ndarray
+        ``(H, W, C)`` images, float32 in [0, 1] or ``uint8`` (see :func:`compact_image`);
+        ``noisy[i]`` and ``clean[i]`` have the same shape; pairs may differ in size.
+    patch_size, batch_size : int
+    steps_per_epoch : int or None
+        Batches per epoch; default ``max(1, len(pairs) // batch_size)``.
+    seed : int
+    augment : bool
+        Draw one of the 8 flip/rotate modes per window (applied to both images).
+    noise : str, dict, NoiseSpec or None
+        Extra synthetic noise added to the noisy crops after augmentation (augmentation of the
+        real noise, e.g. ``"gaussian:sigma=0-5"``); ``None`` adds nothing.
+    epoch : int
+        Epoch of the first batch.
+    """
+
+    def __init__(
+        self,
+        noisy,
+        clean,
+        patch_size: int = 256,
+        batch_size: int = 8,
+        steps_per_epoch: int | None = None,
+        seed: int = 0,
+        augment: bool = True,
+        noise=None,
+        epoch: int = 0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if batch_size < 1 or patch_size < 1:
+            raise ValueError(f"batch_size and patch_size must be >= 1, got {batch_size}, {patch_size}")
+        self.noisy = _check_crop_images(noisy, patch_size, "PairedPatchDataset noisy")
+        self.clean = _check_crop_images(clean, patch_size, "PairedPatchDataset clean")
+        if len(self.noisy) != len(self.clean):
+            raise ValueError(f"PairedPatchDataset: {len(self.noisy)} noisy but {len(self.clean)} clean images")
+        for k, (a, b) in enumerate(zip(self.noisy, self.clean)):
+            if a.shape != b.shape:
+                raise ValueError(f"PairedPatchDataset: pair {k} has noisy shape {a.shape} but clean shape {b.shape}")
+        self.sizes = [im.shape[:2] for im in self.clean]
+        self.noise = None if noise is None else noise_lib.parse(noise)
+        self.patch_size = patch_size
+        self.batch_size = batch_size
+        self.steps = steps_per_epoch or max(1, len(self.clean) // batch_size)
+        self.seed = seed
+        self.augment = augment
+        self.epoch = epoch
+
+    def batch(self, epoch: int, index: int):
+        """The batch ``index`` of ``epoch`` (pure function of seed, epoch and index)."""
+        self.check_index(index)
+        rng = np.random.default_rng([self.seed, epoch, index, 2])
+        windows = random_windows(self.sizes, self.patch_size, self.batch_size, rng)
+        noisy = _crop(self.noisy, *windows, self.patch_size)
+        clean = _crop(self.clean, *windows, self.patch_size)
+        if self.augment:
+            modes = rng.integers(0, 8, size=len(clean))
+            noisy, clean = augment_batch(noisy, modes), augment_batch(clean, modes)
+        if self.noise is not None:
+            noisy = noise_lib.apply(noisy, self.noise, seed=rng)
+        return noisy, clean
+
+
+
+def paired_validation_pairs(noisy: Sequence[np.ndarray], clean: Sequence[np.ndarray], crop: int | None = None):
+    """Validation data of real pairs: a list of ``(noisy, clean)`` with batch axis 1, float32.
+
+    ``crop`` keeps the top-left ``crop x crop`` window of each pair (as ``val_crop`` does for
+    synthetic validation).
+    """
+    pairs = []
+    for a, b in zip(noisy, clean):
+        if crop:
+            a, b = a[:crop, :crop], b[:crop, :crop]
+        a = a.astype(np.float32) / 255.0 if a.dtype == np.uint8 else a.astype(np.float32, copy=False)
+        b = b.astype(np.float32) / 255.0 if b.dtype == np.uint8 else b.astype(np.float32, copy=False)
+        pairs.append((a[None], b[None]))
+    return pairs

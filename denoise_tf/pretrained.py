@@ -78,11 +78,14 @@ def load(name: str):
     return model
 
 
-def ship(run_dir: str | os.PathLike, name: str, notes: str = "") -> dict:
+def ship(run_dir: str | os.PathLike, name: str, notes: str = "", status: str = "interim") -> dict:
     """Copy a run's best weights (without optimizer state) into the package and register them.
 
     Used by ``scripts/ship_weights.py``; the entry records the run's config and summary.
+    ``status`` is ``"interim"`` while the run has not reached its targets, ``"final"`` after.
     """
+    if status not in ("interim", "final"):
+        raise ValueError(f"status must be 'interim' or 'final', got {status!r}")
     from .train import load_run_model
 
     run_dir = Path(run_dir)
@@ -112,6 +115,7 @@ def ship(run_dir: str | os.PathLike, name: str, notes: str = "") -> dict:
         "backend": summary.get("hardware", {}).get("backend"),
         "val_data": config.get("val_data"),
         "val_psnr": summary.get("best_val_psnr"),
+        "status": status,
         "notes": notes,
     }
     entries = registry()

@@ -21,6 +21,9 @@ from pathlib import Path
 import numpy as np
 
 SCHEDULES = ("constant", "step", "exponential", "plateau")
+PATCH_MODES = ("grid", "random", "crop")
+#: Seed of the shuffle that picks held-out images (fixed: runs with other seeds hold out the same ones).
+HOLDOUT_SEED = 0
 #: Config keys a resumed run may change (how it runs, not what it learns).
 RESUMABLE_CHANGES = ("epochs", "tiny", "workers", "output_dir", "data_root", "backup_every", "tensorboard")
 
@@ -34,6 +37,18 @@ class TrainConfig:
     1e-3 then 1e-4 from epoch 30); ``exponential`` (``lr * lr_decay ** epoch``: 0.95 is seed
     004's 5 % per epoch); ``plateau`` (reduce by ``lr_decay`` after ``lr_patience`` epochs
     without a better validation PSNR).
+
+    Data: ``patch_mode`` ``grid`` / ``random`` cut clean patches once (:class:`PatchDataset`);
+    ``crop`` crops fresh random windows of whole images for every batch
+    (:class:`~denoise_tf.pipeline.CropPatchDataset`: large colour sets). ``val_holdout`` /
+    ``test_holdout`` hold that many ``train_data`` images (or pairs) out of training, picked by a
+    fixed seeded shuffle (:func:`holdout_split`); the validation images are then the held-out
+    ones (``val_data`` must be null) and the names go to the run folder's ``holdout.json``.
+    ``paired_data`` (a folder, or a folder name under the data root) trains on real noisy/clean
+    pairs in ``paired_layout`` (``sidd`` / ``div2k``, see :func:`denoise_tf.datasets.load_pairs`)
+    with :class:`~denoise_tf.pipeline.PairedPatchDataset`; ``train_data`` and ``noise`` are then
+    unused, ``paired_noise`` is optional extra synthetic noise on the noisy crops, and
+    validation uses held-out pairs (``val_holdout``).
     """
 
     name: str = "run"
@@ -71,6 +86,12 @@ class TrainConfig:
     data_root: str | None = None
     tensorboard: bool = True
     tiny: dict = field(default_factory=dict)
+    # Added for the write-up recipes (defaults keep the earlier behaviour).
+    val_holdout: int = 0
+    test_holdout: int = 0
+    paired_data: str | None = None
+    paired_layout: str = "sidd"
+    paired_noise: str | None = None
 
     # ---------------------------------------------------------------------------------------
     @classmethod
@@ -124,16 +145,33 @@ class TrainConfig:
                 raise TypeError(f"config key {key!r} expects {hint}, got {value!r} ({type(value).__name__})")
         if self.lr_schedule not in SCHEDULES:
             raise ValueError(f"config key 'lr_schedule' must be one of {SCHEDULES}, got {self.lr_schedule!r}")
-        if self.patch_mode not in ("grid", "random"):
-            raise ValueError(f"config key 'patch_mode' must be 'grid' or 'random', got {self.patch_mode!r}")
+        if self.patch_mode not in PATCH_MODES:
+            raise ValueError(f"config key 'patch_mode' must be one of {PATCH_MODES}, got {self.patch_mode!r}")
         for key in ("batch_size", "epochs", "patch_size"):
             if getattr(self, key) < 1:
                 raise ValueError(f"config key {key!r} must be >= 1, got {getattr(self, key)}")
         if self.learning_rate <= 0:
             raise ValueError(f"config key 'learning_rate' must be > 0, got {self.learning_rate}")
+        for key in ("val_holdout", "test_holdout"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"config key {key!r} must be >= 0, got {getattr(self, key)}")
+        if self.val_holdout and self.val_data:
+            raise ValueError(
+                f"config keys 'val_holdout' ({self.val_holdout}) and 'val_data' ({self.val_data!r}) both name "
+                "validation images: set val_data: null to validate on the held-out images"
+            )
+        if self.paired_layout not in ("sidd", "div2k"):
+            raise ValueError(f"config key 'paired_layout' must be 'sidd' or 'div2k', got {self.paired_layout!r}")
+        if self.paired_data and self.val_data:
+            raise ValueError(
+                "config key 'val_data' must be null with 'paired_data': paired runs validate on held-out "
+                "pairs (val_holdout)"
+            )
         from . import noise
 
         noise.parse(self.noise)
+        if self.paired_noise is not None:
+            noise.parse(self.paired_noise)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -232,11 +270,61 @@ def _callbacks(config, run_dir, val_pairs, dataset, resume):
 # Data
 
 
-def load_training_patches(config: TrainConfig) -> np.ndarray:
-    """Clean training patches ``(N, P, P, C)`` of the config's data."""
-    from . import datasets, pipeline
+def holdout_split(items, val: int, test: int = 0, seed: int = HOLDOUT_SEED) -> tuple[list, list, list]:
+    """Split ``items`` into ``(train, val, test)``: ``val`` + ``test`` items picked by a seeded shuffle.
 
-    images, _ = datasets.load(config.train_data, color=config.color, limit=config.train_limit, data_root=config.data_root)
+    Each part keeps the input order; the same ``len(items)``, counts and seed give the same parts.
+    """
+    n = len(items)
+    if val + test >= n:
+        raise ValueError(f"cannot hold out {val} + {test} of {n} items: nothing would be left to train on")
+    order = np.random.default_rng(seed).permutation(n)
+    val_index, test_index = sorted(order[:val]), sorted(order[val : val + test])
+    held = set(order[: val + test].tolist())
+    return [items[i] for i in range(n) if i not in held], [items[i] for i in val_index], [items[i] for i in test_index]
+
+
+def _uses_holdout(config: TrainConfig) -> bool:
+    return bool(config.val_holdout or config.test_holdout)
+
+
+def set_files(name: str, data_root=None) -> list:
+    """Image files of a named set or folder, in the order :func:`denoise_tf.datasets.load` reads them."""
+    from . import datasets
+
+    files = datasets.list_images(datasets.resolve(name, data_root))
+    key = str(name).lower()
+    if key in datasets.NAMED_SETS and "files" in datasets.NAMED_SETS[key]:
+        wanted = set(datasets.NAMED_SETS[key]["files"])
+        files = [f for f in files if f.name in wanted]
+    if not files:
+        raise FileNotFoundError(f"no image files in {name!r}")
+    return files
+
+
+def holdout_files(config: TrainConfig) -> tuple[list, list, list]:
+    """``(train, val, test)`` files of ``train_data`` under the config's ``val_holdout`` / ``test_holdout``."""
+    return holdout_split(set_files(config.train_data, config.data_root), config.val_holdout, config.test_holdout)
+
+
+def load_training_images(config: TrainConfig) -> list:
+    """Clean training images of the config (without held-out ones), float32 ``(H, W, C)``."""
+    from . import datasets
+
+    if not _uses_holdout(config):
+        images, _ = datasets.load(config.train_data, color=config.color, limit=config.train_limit, data_root=config.data_root)
+        return images
+    files = holdout_files(config)[0][: config.train_limit]
+    return [datasets.read_image(f, config.color) for f in files]
+
+
+def load_training_patches(config: TrainConfig) -> np.ndarray:
+    """Clean training patches ``(N, P, P, C)`` of the config's data (``grid`` / ``random`` patch modes)."""
+    from . import pipeline
+
+    if config.patch_mode == "crop":
+        raise ValueError("patch_mode 'crop' cuts no patches in advance: use load_training_images")
+    images = load_training_images(config)
     if config.patch_mode == "grid":
         return pipeline.grid_patches(images, config.patch_size, config.patch_stride, config.patch_scales)
     count = config.random_patches or config.batch_size * (config.steps_per_epoch or 1)
@@ -246,13 +334,60 @@ def load_training_patches(config: TrainConfig) -> np.ndarray:
 def load_validation(config: TrainConfig, with_level: bool):
     from . import datasets, pipeline
 
-    if not config.val_data:
+    if config.val_holdout:
+        files = holdout_files(config)[1][: config.val_limit]
+        images = [datasets.read_image(f, config.color) for f in files]
+    elif not config.val_data:
         return []
-    images, _ = datasets.load(config.val_data, color=config.color, limit=config.val_limit, data_root=config.data_root)
+    else:
+        images, _ = datasets.load(config.val_data, color=config.color, limit=config.val_limit, data_root=config.data_root)
     if config.val_crop:
         c = config.val_crop
         images = [im[:c, :c] for im in images]
     return pipeline.validation_pairs(images, config.noise, seed=10_000 + config.seed, with_level=with_level)
+
+
+def paired_root(config: TrainConfig):
+    """Folder of ``paired_data``: an existing path, else a folder of that name under the data root."""
+    from . import datasets
+
+    path = Path(config.paired_data).expanduser()
+    if path.is_dir() or path.is_absolute():
+        return path
+    return datasets.data_root(config.data_root) / config.paired_data
+
+
+def load_paired(config: TrainConfig):
+    """Real noisy/clean pairs of ``paired_data``: ``(train_noisy, train_clean, val_pairs, holdout_names)``.
+
+    Images are kept as ``uint8`` when that is lossless (:func:`denoise_tf.pipeline.compact_image`);
+    ``val_pairs`` are ``(noisy, clean)`` with batch axis 1, cropped to ``val_crop``.
+    """
+    from . import datasets, pipeline
+
+    found = datasets.find_pairs(paired_root(config), config.paired_layout)
+    train_items, val_items, test_items = holdout_split(found, config.val_holdout, config.test_holdout)
+
+    def read(items):
+        noisy, clean = [], []
+        for noisy_file, clean_file, name in items:
+            a, b = datasets.read_image(noisy_file, config.color), datasets.read_image(clean_file, config.color)
+            if a.shape != b.shape:
+                raise ValueError(f"size mismatch in pair {name!r}: noisy {a.shape}, clean {b.shape}")
+            noisy.append(pipeline.compact_image(a))
+            clean.append(pipeline.compact_image(b))
+        return noisy, clean
+
+    train_noisy, train_clean = read(train_items[: config.train_limit])
+    val_noisy, val_clean = read(val_items[: config.val_limit])
+    val_pairs = pipeline.paired_validation_pairs(val_noisy, val_clean, crop=config.val_crop)
+    names = {"val": [t[2] for t in val_items], "test": [t[2] for t in test_items]}
+    return train_noisy, train_clean, val_pairs, names
+
+
+def _holdout_names(config: TrainConfig) -> dict:
+    _, val, test = holdout_files(config)
+    return {"val": [f.name for f in val], "test": [f.name for f in test]}
 
 
 def hardware() -> dict:
@@ -308,20 +443,53 @@ def train(config: TrainConfig, resume: bool = False, verbose: int | str = "auto"
     keras.utils.set_random_seed(config.seed)
     model = models.build(config.model, **config.model_options)
     with_level = len(model.inputs) == 2
-    patches = load_training_patches(config)
     start_epoch = _backup_epoch(run_dir) if resume else 0
-    dataset = pipeline.PatchDataset(
-        patches,
-        config.noise,
-        batch_size=config.batch_size,
-        steps_per_epoch=config.steps_per_epoch,
-        seed=config.seed,
-        augment=config.augment,
-        with_level=with_level,
-        epoch=start_epoch,
-        workers=config.workers,
-    )
-    val_pairs = load_validation(config, with_level)
+    if config.paired_data:
+        if with_level:
+            raise ValueError(f"model {config.model!r} takes a noise level, which real noisy/clean pairs do not give")
+        train_noisy, train_clean, val_pairs, names = load_paired(config)
+        (run_dir / "holdout.json").write_text(json.dumps(names, indent=2))
+        dataset = pipeline.PairedPatchDataset(
+            train_noisy,
+            train_clean,
+            patch_size=config.patch_size,
+            batch_size=config.batch_size,
+            steps_per_epoch=config.steps_per_epoch,
+            seed=config.seed,
+            augment=config.augment,
+            noise=config.paired_noise,
+            epoch=start_epoch,
+            workers=config.workers,
+        )
+    else:
+        if _uses_holdout(config):
+            (run_dir / "holdout.json").write_text(json.dumps(_holdout_names(config), indent=2))
+        if config.patch_mode == "crop":
+            dataset = pipeline.CropPatchDataset(
+                load_training_images(config),
+                config.noise,
+                patch_size=config.patch_size,
+                batch_size=config.batch_size,
+                steps_per_epoch=config.steps_per_epoch,
+                seed=config.seed,
+                augment=config.augment,
+                with_level=with_level,
+                epoch=start_epoch,
+                workers=config.workers,
+            )
+        else:
+            dataset = pipeline.PatchDataset(
+                load_training_patches(config),
+                config.noise,
+                batch_size=config.batch_size,
+                steps_per_epoch=config.steps_per_epoch,
+                seed=config.seed,
+                augment=config.augment,
+                with_level=with_level,
+                epoch=start_epoch,
+                workers=config.workers,
+            )
+        val_pairs = load_validation(config, with_level)
     optimizer = keras.optimizers.get({"class_name": config.optimizer, "config": {"learning_rate": learning_rate_at(config, start_epoch)}})
     model.compile(optimizer=optimizer, loss=config.loss)
     callbacks = _callbacks(config, run_dir, val_pairs, dataset, resume)
