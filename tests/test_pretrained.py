@@ -1,6 +1,7 @@
 """Shipped weights: registry, sha256 check at load, both backends, and their measured quality."""
 
 import csv
+import json
 import shutil
 import subprocess
 import sys
@@ -82,7 +83,8 @@ def test_shipped_model_on_a_subset(name, shared_data, monkeypatch):
         assert mine["psnr"] > mine["noisy_psnr"] + 5, f"{name} {mine['image']}: {mine['psnr']:.2f} dB"
         assert mine["psnr"] > theirs["psnr"] + 1, f"{name} {mine['image']}: {mine['psnr']:.2f} vs median {theirs['psnr']:.2f} dB"
     cached = ROOT / "results" / "set12" / f"{name}_sigma{sigma:g}.csv"
-    if cached.exists():
+    meta = cached.with_suffix(".json")
+    if cached.exists() and meta.exists() and json.loads(meta.read_text()).get("fingerprint") == pretrained.entry(name)["sha256"]:
         stored = {row["image"]: float(row["psnr"]) for row in csv.DictReader(cached.open())}
         for mine in ours:
             assert mine["psnr"] == pytest.approx(stored[mine["image"]], abs=0.01)
