@@ -31,7 +31,8 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
+import numpy as np
+from reference import matmul_gflops  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -43,18 +44,6 @@ from denoise_tf.models import available, build, receptive_field  # noqa: E402
 SIZES = (256, 512, 1024)
 
 
-def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
-    """Best-of-``repeats`` FP32 NumPy matmul rate in GFLOP/s."""
-    rng = np.random.default_rng(0)
-    a = rng.random((n, n), dtype=np.float32)
-    b = rng.random((n, n), dtype=np.float32)
-    a @ b  # warm-up (thread pool, page faults)
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        a @ b
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best / 1e9
 
 
 def conv_flops(model, height: int, width: int) -> float:

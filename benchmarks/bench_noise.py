@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from reference import matmul_gflops
 
 from denoise_tf import noise
 
@@ -26,13 +27,6 @@ SPECS = [
 ]
 
 
-def matmul_gflops(n=2048, repeats=3):
-    a = np.random.default_rng(0).random((n, n), dtype=np.float32)
-    a @ a
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ a
-    return 2 * n**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
 def throughput(spec, channels, batches=20):

@@ -1,0 +1,19 @@
+"""The reference rate every benchmark reports beside its own numbers, measured in the same run."""
+
+import time
+
+import numpy as np
+
+
+def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
+    """Best-of-``repeats`` FP32 NumPy matmul rate in GFLOP/s (``2 n^3`` FLOPs per product)."""
+    rng = np.random.default_rng(0)
+    a = rng.random((n, n), dtype=np.float32)
+    b = rng.random((n, n), dtype=np.float32)
+    a @ b  # warm-up (thread pool, page faults)
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
