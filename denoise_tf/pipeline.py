@@ -122,6 +122,14 @@ class SeededBatches(_keras_pydataset()):
     def __len__(self) -> int:
         return self.steps
 
+    def setup(self, count: int, batch_size: int, steps_per_epoch, seed: int, augment: bool, epoch: int) -> None:
+        """Common settings: ``steps_per_epoch`` defaults to ``count // batch_size`` (at least 1)."""
+        self.batch_size = batch_size
+        self.steps = steps_per_epoch or max(1, count // batch_size)
+        self.seed = seed
+        self.augment = augment
+        self.epoch = epoch
+
     def check_index(self, index: int) -> None:
         if not 0 <= index < self.steps:
             raise IndexError(f"batch index {index} out of range [0, {self.steps})")
@@ -182,12 +190,8 @@ class PatchDataset(SeededBatches):
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.patches = patches
         self.noise = noise_lib.parse(noise)
-        self.batch_size = batch_size
-        self.steps = steps_per_epoch or max(1, len(patches) // batch_size)
-        self.seed = seed
-        self.augment = augment
         self.with_level = with_level
-        self.epoch = epoch
+        self.setup(len(patches), batch_size, steps_per_epoch, seed, augment, epoch)
         self._order = (None, None)
 
     def _permutation(self, epoch: int) -> np.ndarray:
@@ -354,12 +358,8 @@ class CropPatchDataset(SeededBatches):
         self.sizes = [im.shape[:2] for im in self.images]
         self.noise = noise_lib.parse(noise)
         self.patch_size = patch_size
-        self.batch_size = batch_size
-        self.steps = steps_per_epoch or max(1, len(self.images) // batch_size)
-        self.seed = seed
-        self.augment = augment
         self.with_level = with_level
-        self.epoch = epoch
+        self.setup(len(self.images), batch_size, steps_per_epoch, seed, augment, epoch)
 
     def batch(self, epoch: int, index: int):
         """The batch ``index`` of ``epoch`` (pure function of seed, epoch and index)."""
@@ -426,11 +426,7 @@ class PairedPatchDataset(SeededBatches):
         self.sizes = [im.shape[:2] for im in self.clean]
         self.noise = None if noise is None else noise_lib.parse(noise)
         self.patch_size = patch_size
-        self.batch_size = batch_size
-        self.steps = steps_per_epoch or max(1, len(self.clean) // batch_size)
-        self.seed = seed
-        self.augment = augment
-        self.epoch = epoch
+        self.setup(len(self.clean), batch_size, steps_per_epoch, seed, augment, epoch)
 
     def batch(self, epoch: int, index: int):
         """The batch ``index`` of ``epoch`` (pure function of seed, epoch and index)."""

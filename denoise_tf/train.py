@@ -465,30 +465,21 @@ def train(config: TrainConfig, resume: bool = False, verbose: int | str = "auto"
         if _uses_holdout(config):
             (run_dir / "holdout.json").write_text(json.dumps(_holdout_names(config), indent=2))
         if config.patch_mode == "crop":
-            dataset = pipeline.CropPatchDataset(
-                load_training_images(config),
-                config.noise,
-                patch_size=config.patch_size,
-                batch_size=config.batch_size,
-                steps_per_epoch=config.steps_per_epoch,
-                seed=config.seed,
-                augment=config.augment,
-                with_level=with_level,
-                epoch=start_epoch,
-                workers=config.workers,
-            )
+            dataset_class, source, extra = pipeline.CropPatchDataset, load_training_images(config), {"patch_size": config.patch_size}
         else:
-            dataset = pipeline.PatchDataset(
-                load_training_patches(config),
-                config.noise,
-                batch_size=config.batch_size,
-                steps_per_epoch=config.steps_per_epoch,
-                seed=config.seed,
-                augment=config.augment,
-                with_level=with_level,
-                epoch=start_epoch,
-                workers=config.workers,
-            )
+            dataset_class, source, extra = pipeline.PatchDataset, load_training_patches(config), {}
+        dataset = dataset_class(
+            source,
+            config.noise,
+            batch_size=config.batch_size,
+            steps_per_epoch=config.steps_per_epoch,
+            seed=config.seed,
+            augment=config.augment,
+            with_level=with_level,
+            epoch=start_epoch,
+            workers=config.workers,
+            **extra,
+        )
         val_pairs = load_validation(config, with_level)
     optimizer = keras.optimizers.get({"class_name": config.optimizer, "config": {"learning_rate": learning_rate_at(config, start_epoch)}})
     model.compile(optimizer=optimizer, loss=config.loss)
