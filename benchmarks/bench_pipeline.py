@@ -6,7 +6,10 @@ training step consumes, on both paths. Measured here:
 * :class:`denoise_tf.pipeline.PatchDataset` (TF-free), single thread: ``batch(epoch, i)`` in a loop;
 * the same through Keras' ``PyDataset`` machinery with ``workers=4`` (threads, the
   ``OrderedEnqueuer`` that ``model.fit`` uses);
-* :func:`denoise_tf.pipeline.tf_patch_dataset` (the ``tf.data`` path, prefetch 4);
+* :func:`denoise_tf.pipeline.tf_patch_dataset` (``tf.data`` over the NumPy path, prefetch 4);
+* :func:`denoise_tf.pipeline.patch_dataset` (the native ``tf.data`` path: stateless crops, flip/
+  rotate modes and noise in TF ops, ``map(num_parallel_calls=AUTOTUNE)``, prefetch), over the
+  pre-cut patches and cropping fresh 40x40 windows from the whole images;
 * the DnCNN-S training step (depth 17, 64 filters, gray, batch 128, 40x40, Adam, MSE) with
   ``train_on_batch`` (one untimed warm-up step, then the mean of ``--steps`` steps).
 
@@ -87,9 +90,16 @@ def rate_pydataset(dataset, batches: int) -> float:
     return count / elapsed
 
 
-def rate_tf(patches, batches: int) -> float:
-    """Patches per second of the ``tf.data`` path (one untimed batch first)."""
-    dataset = pipeline.tf_patch_dataset(patches, NOISE, batch_size=BATCH, steps_per_epoch=batches + 1, seed=0)
+def rate_tf(patches, batches: int, native: bool = False) -> float:
+    """Patches per second of a ``tf.data`` path (one untimed batch first).
+
+    ``native``: :func:`~denoise_tf.pipeline.patch_dataset` over ``patches`` (pre-cut patches or
+    whole images); else the ``from_generator`` wrapper :func:`~denoise_tf.pipeline.tf_patch_dataset`.
+    """
+    if native:
+        dataset = pipeline.patch_dataset(patches, NOISE, patch_size=PATCH, batch_size=BATCH, steps_per_epoch=batches + 1, seed=0)
+    else:
+        dataset = pipeline.tf_patch_dataset(patches, NOISE, batch_size=BATCH, steps_per_epoch=batches + 1, seed=0)
     iterator = iter(dataset)
     next(iterator)
     start = time.perf_counter()
@@ -100,9 +110,9 @@ def rate_tf(patches, batches: int) -> float:
     return count / (time.perf_counter() - start)
 
 
-def _or_none(function, *args):
+def _or_none(function, *args, **kwargs):
     try:
-        return function(*args)
+        return function(*args, **kwargs)
     except ImportError:
         return None
 
@@ -141,7 +151,9 @@ def main(argv=None) -> int:
     for label, rate in (
         ("PatchDataset, single thread", rate_loop(single, args.batches)),
         (f"PatchDataset via PyDataset, workers={args.workers}", rate_pydataset(threaded, args.batches)),
-        ("tf_patch_dataset (tf.data, prefetch 4)", _or_none(rate_tf, patches, args.batches)),
+        ("tf_patch_dataset (tf.data from_generator over the NumPy path, prefetch 4)", _or_none(rate_tf, patches, args.batches)),
+        ("patch_dataset (native tf.data, AUTOTUNE map), pre-cut patches", _or_none(rate_tf, patches, args.batches, native=True)),
+        (f"patch_dataset (native tf.data, AUTOTUNE map), crops of the {len(gray)} whole images", _or_none(rate_tf, gray, args.batches, native=True)),
     ):
         if rate is None:  # no TensorFlow (e.g. the JAX-only GPU machine)
             rows.append((label, "128 x 40x40 gray, sigma 25", None, "n/a", "n/a"))

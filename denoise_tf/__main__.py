@@ -18,6 +18,11 @@ def _train(args) -> int:
 
 
 def _demo(args) -> int:
+    if args.web:
+        from . import web
+
+        web.launch(port=args.port, share=args.share)
+        return 0
     from . import demo
 
     result = demo.run(model=args.model, sigma=args.sigma, seed=args.seed, output=args.output)
@@ -33,8 +38,18 @@ def _demo(args) -> int:
 def _evaluate(args) -> int:
     import json
 
-    from . import evaluate
+    from . import datasets, evaluate
 
+    # Check every name first, so a typo in the last model or the set fails now, not after an hour.
+    try:
+        for model in args.model:
+            evaluate.model_kind(model)
+        datasets.resolve(args.dataset)
+    except (ValueError, FileNotFoundError, NotADirectoryError) as error:
+        raise SystemExit(f"error: {error}") from None
+    bad = [s for s in args.sigma if not (s >= 0 and s < float("inf"))]
+    if bad:
+        raise SystemExit(f"error: --sigma takes noise levels >= 0 on the 0-255 scale, got {bad}")
     rows = []
     for model in args.model:
         rows += evaluate.evaluate(
@@ -52,25 +67,54 @@ def _evaluate(args) -> int:
 
 
 def _denoise(args) -> int:
+    import os
     from pathlib import Path
 
     from . import datasets, evaluate
 
+    def check_writable(out) -> None:
+        """Fail now (before any model is loaded) when ``out`` cannot be written."""
+        if out.is_dir():
+            raise SystemExit(f"error: output {out} is a folder: expected an image file path (a folder output needs a folder input)")
+        if out.suffix.lower() not in datasets.IMAGE_SUFFIXES:
+            raise SystemExit(f"error: output {out} has suffix {out.suffix!r}: expected an image file ending in {datasets.IMAGE_SUFFIXES}")
+        folder = out.parent
+        while not folder.exists():  # the nearest existing ancestor must be a writable folder
+            folder = folder.parent
+        if not folder.is_dir():
+            raise SystemExit(f"error: cannot write {out}: {folder} is a file, not a folder (expected a writable folder)")
+        if not os.access(folder, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
+            raise SystemExit(f"error: cannot write {out}: {out if out.exists() else folder} is not writable (expected a writable folder)")
+
     source, target = Path(args.input), Path(args.output)
+    if not source.exists():
+        raise SystemExit(f"error: input {source} not found: expected an image file or a folder of images")
+    try:
+        evaluate.model_kind(args.model)
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
+    if args.sigma is not None and not (0 <= args.sigma < float("inf")):
+        raise SystemExit(f"error: --sigma takes a noise level >= 0 on the 0-255 scale, got {args.sigma}")
     files = datasets.list_images(source) if source.is_dir() else [source]
     if not files:
         raise SystemExit(f"no images in {source}")
     if source.is_dir():
-        target.mkdir(parents=True, exist_ok=True)
+        if target.exists() and not target.is_dir():
+            raise SystemExit(f"error: output {target} is a file: a folder input needs an output folder")
         outputs = [target / (f.stem + ".png") for f in files]
     else:
+        if source.suffix.lower() not in datasets.IMAGE_SUFFIXES:
+            raise SystemExit(f"error: input {source} is not an image file: expected one of {datasets.IMAGE_SUFFIXES}")
         outputs = [target]
     inputs_resolved = {f.resolve() for f in files}
     for out in outputs:
         if out.resolve() in inputs_resolved:
             raise SystemExit(f"refusing to write over the input image {out}: choose another output")
+        check_writable(out)
         if out.exists() and not args.overwrite:
             raise SystemExit(f"{out} exists: pass --overwrite to replace it")
+    if source.is_dir():
+        target.mkdir(parents=True, exist_ok=True)
     color = evaluate.model_is_color(args.model)
     options = {"tile": args.tile} if args.tile else {}
     denoiser = evaluate.make_denoiser(args.model, sigma=args.sigma, **options)
@@ -98,6 +142,9 @@ def main(argv=None) -> int:
     demo.add_argument("--sigma", type=float, default=25.0, help="Gaussian noise sigma on the 0-255 scale (default 25)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--output", default="figures/demo.png", help="figure path (default figures/demo.png)")
+    demo.add_argument("--web", action="store_true", help="serve the Gradio web demo instead (pip install -e '.[web]')")
+    demo.add_argument("--port", type=int, default=7860, help="web demo port (default 7860)")
+    demo.add_argument("--share", action="store_true", help="web demo: also open a public gradio.live link")
     demo.set_defaults(func=_demo)
 
     ev = commands.add_parser("evaluate", help="PSNR/SSIM/MSE of models over a named set at noise levels")

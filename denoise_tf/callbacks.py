@@ -20,17 +20,100 @@ class ValidationPSNR(keras.callbacks.Callback):
     :func:`denoise_tf.pipeline.validation_pairs`); images of different sizes are run one by one.
     """
 
-    def __init__(self, pairs):
+    def __init__(self, pairs, replicas: int = 1):
         super().__init__()
         self.pairs = pairs
+        self.replicas = replicas
 
     def on_epoch_end(self, epoch, logs=None):
         scores = []
         for inputs, clean in self.pairs:
-            output = np.asarray(self.model.predict_on_batch(inputs))
+            output = predict(self.model, inputs, self.replicas)
             scores.append(metrics.psnr(clean, np.clip(output, 0.0, 1.0)))
         if logs is not None:
             logs["val_psnr"] = float(np.mean(scores))
+
+
+def predict(model, inputs, replicas: int = 1) -> np.ndarray:
+    """``model.predict_on_batch(inputs)`` as NumPy; on a data-parallel model (``replicas`` > 1)
+    the batch is padded to a multiple of the device count and the padding dropped again."""
+    from .distribute import pad_batch
+
+    padded, n = pad_batch(inputs, replicas)
+    return np.asarray(model.predict_on_batch(padded))[:n]
+
+
+def sample_grid(rows, size: int = 128, gap: int = 2) -> np.ndarray:
+    """One image of ``rows`` (each a list of ``(H, W, C)`` images in [0, 1]) side by side.
+
+    Every image is cropped to its top-left ``size x size`` (or the smallest image's size), gray
+    images are shown as RGB when any image is colour; ``gap`` white pixels between cells.
+    """
+    cells = [np.asarray(im, dtype=np.float32) for row in rows for im in row]
+    h = min(size, *(c.shape[0] for c in cells))
+    w = min(size, *(c.shape[1] for c in cells))
+    channels = max(c.shape[-1] for c in cells)
+    n_rows, n_cols = len(rows), max(len(row) for row in rows)
+    grid = np.ones((n_rows * (h + gap) - gap, n_cols * (w + gap) - gap, channels), np.float32)
+    for r, row in enumerate(rows):
+        for c, image in enumerate(row):
+            cell = np.clip(np.asarray(image, np.float32)[:h, :w], 0.0, 1.0)
+            if cell.shape[-1] != channels:
+                cell = np.repeat(cell, channels, axis=-1)
+            grid[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = cell
+    return grid
+
+
+class ImageSamples(keras.callbacks.Callback):
+    """At each epoch end, a grid of a few validation images: noisy | denoised | clean, one row each.
+
+    With the TensorFlow backend the grid goes to TensorBoard (``tf.summary.image`` named
+    ``val_samples`` under ``log_dir/samples``); on other backends (JAX, possibly without
+    TensorFlow) it is written as ``png_dir/epoch_NNN.png`` instead. ``pairs`` are validation pairs
+    as :class:`ValidationPSNR` takes them; the first ``count`` are shown, cropped to ``size``.
+    """
+
+    def __init__(self, pairs, log_dir, png_dir, count: int = 3, size: int = 128, replicas: int = 1):
+        super().__init__()
+        self.pairs = list(pairs)[:count]
+        self.log_dir = Path(log_dir) / "samples"
+        self.png_dir = Path(png_dir)
+        self.size = size
+        self.replicas = replicas
+        self.writer = None
+
+    def grid(self) -> np.ndarray:
+        rows = []
+        for inputs, clean in self.pairs:
+            noisy = inputs[0] if isinstance(inputs, (tuple, list)) else inputs
+            output = predict(self.model, inputs, self.replicas)
+            rows.append([noisy[0], output[0], clean[0]])
+        return sample_grid(rows, self.size)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.pairs:
+            return
+        grid = self.grid()
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            if self.writer is None:
+                self.writer = tf.summary.create_file_writer(str(self.log_dir))
+            with self.writer.as_default():
+                tf.summary.image("val_samples", grid[None], step=epoch, description="noisy | denoised | clean")
+            self.writer.flush()
+        else:
+            import cv2
+
+            self.png_dir.mkdir(parents=True, exist_ok=True)
+            image = np.rint(grid * 255.0).astype(np.uint8)
+            image = image[..., ::-1] if image.shape[-1] == 3 else image[..., 0]
+            cv2.imwrite(str(self.png_dir / f"epoch_{epoch + 1:03d}.png"), image)
+
+    def on_train_end(self, logs=None):
+        if self.writer is not None:
+            self.writer.close()
+            self.writer = None
 
 
 class SaveLast(keras.callbacks.Callback):
@@ -63,10 +146,11 @@ class RunSummary(keras.callbacks.Callback):
     Wall time accumulates across resumed sessions.
     """
 
-    def __init__(self, run_dir, config):
+    def __init__(self, run_dir, config, placement: dict | None = None):
         super().__init__()
         self.path = Path(run_dir) / "summary.json"
         self.config = config
+        self.placement = placement or {"data_parallel": "single", "devices": [], "replicas": 1}
         self.previous = json.loads(self.path.read_text()) if self.path.exists() else {}
 
     def on_train_begin(self, logs=None):
@@ -78,7 +162,9 @@ class RunSummary(keras.callbacks.Callback):
         self.best_epoch = self.previous.get("best_epoch")
         self.hardware = hardware()
         self.sessions = list(self.previous.get("sessions", []))
-        self.sessions.append({"hardware": self.hardware, "started": time.strftime("%Y-%m-%dT%H:%M:%S")})
+        self.sessions.append(
+            {"hardware": self.hardware, "placement": self.placement, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        )
         self.status = "running"
 
     def on_epoch_end(self, epoch, logs=None):
@@ -111,6 +197,7 @@ class RunSummary(keras.callbacks.Callback):
             "model_options": self.config.model_options,
             "noise": self.config.noise,
             "train_data": self.config.train_data,
+            "pipeline": getattr(self.config, "pipeline", "numpy"),
             "epochs_done": epochs_done,
             "epochs_planned": self.config.epochs,
             "patches_seen": epochs_done * steps * self.config.batch_size,
@@ -121,8 +208,19 @@ class RunSummary(keras.callbacks.Callback):
             "last_logs": {k: float(v) for k, v in logs.items() if isinstance(v, (int, float, np.floating))},
             "status": self.status,
             "hardware": self.hardware,
+            "placement": self.placement,
             "sessions": self.sessions,
         }
+        if getattr(self.config, "paired_data", None):
+            summary["train_data"] = None
+            summary["noise"] = None
+            summary["paired_data"] = {
+                "path": self.config.paired_data,
+                "layout": self.config.paired_layout,
+                "extra_noise": self.config.paired_noise,
+                "val_holdout": self.config.val_holdout,
+                "test_holdout": self.config.test_holdout,
+            }
         self.path.write_text(json.dumps(summary, indent=2))
 
 

@@ -218,6 +218,9 @@ def _check_image(image) -> np.ndarray:
         raise ValueError(f"image must have 1 (gray) or 3 (colour) channels on the last axis, got shape {image.shape}")
     if not np.all(np.isfinite(image)):
         raise ValueError("image contains NaN or inf")
+    from .metrics import check_range
+
+    check_range(image, "image")  # a 0-255 float image would come back all white (clipped)
     return image.astype(np.float32, copy=False)
 
 
@@ -269,6 +272,7 @@ def denoise(image, method: str, sigma: float | None = None, **options) -> np.nda
     ------
     ValueError
         Unknown method (the message lists the available ones) or option, bad sigma, bad shape.
+        Values far above 1 (a 0-255 float image: divide by 255 first).
     TypeError
         Integer images (convert to float in [0, 1] first).
     """

@@ -23,32 +23,60 @@ from typing import Iterable, Sequence
 import numpy as np
 
 
+def model_kind(name: str) -> str:
+    """What ``name`` refers to: ``"pretrained"``, ``"run"``, ``"keras"`` or ``"classical"``.
+
+    Cheap (nothing is loaded), so callers can check every name before starting long work.
+
+    Raises
+    ------
+    ValueError
+        ``name`` is none of them; the message lists the shipped weights and classical methods.
+    """
+    from . import classical, pretrained
+
+    name = str(name)
+    if name in pretrained.available():
+        return "pretrained"
+    path = Path(name)
+    if path.is_dir():
+        return "run"
+    if path.suffix == ".keras" and path.is_file():
+        return "keras"
+    if name in classical.available():
+        return "classical"
+    missing = ""
+    if path.suffix == ".keras" or any(c in name for c in "/\\"):
+        missing = f" (no such {'file' if path.suffix == '.keras' else 'run folder'}: {path})"
+    raise ValueError(
+        f"unknown model {name!r}{missing}: expected shipped weights {pretrained.available()}, a run folder, "
+        f"a .keras file, or a classical method {sorted(classical.available())}"
+    )
+
+
 def make_denoiser(name: str, sigma: float | None = None, **options):
     """A denoiser object (``.denoise(image)``, ``.name``) from a name.
 
     ``name`` is a shipped weights name (``dncnn-s25``, see :mod:`denoise_tf.pretrained`), a run
     folder (its best weights), a ``.keras`` model file, or a classical method (``bm3d``, ``nlm``,
-    ``median``...). ``sigma`` (0-255) goes to the methods that take a noise level.
+    ``median``...). ``sigma`` (0-255) goes to the methods that take a noise level. An unknown
+    name raises ``ValueError`` (see :func:`model_kind`).
     """
     from . import classical, inference, pretrained
 
-    if name in pretrained.available():
+    kind = model_kind(name)
+    if kind == "pretrained":
         return inference.NeuralDenoiser(pretrained.load(name), sigma=sigma, name=name, **options)
     path = Path(name)
-    if path.is_dir():
+    if kind == "run":
         from .train import load_run_model
 
         return inference.NeuralDenoiser(load_run_model(path, "best"), sigma=sigma, name=path.name, **options)
-    if path.suffix == ".keras" and path.is_file():
+    if kind == "keras":
         import keras
 
         return inference.NeuralDenoiser(keras.models.load_model(path, compile=False), sigma=sigma, name=path.stem, **options)
-    if name in classical.available():
-        return classical.get(name, sigma=sigma, **options)
-    raise ValueError(
-        f"unknown model {name!r}: expected shipped weights {pretrained.available()}, a run folder, "
-        f"a .keras file, or a classical method {sorted(classical.available())}"
-    )
+    return classical.get(name, sigma=sigma, **options)
 
 
 def model_is_color(name: str) -> bool | None:
@@ -93,6 +121,7 @@ def evaluate(
 
     from . import datasets, metrics
 
+    model_kind(model)  # an unknown model name fails here, before the set is read
     if color is None:
         color = model_is_color(model)
     images, names = datasets.load(dataset, color=color, limit=limit, data_root=data_root)

@@ -73,6 +73,8 @@ def takes_level(model) -> bool:
 
 def _geometry(model) -> tuple[int, int]:
     """``(alignment, receptive radius)``: total down-sampling factor and half receptive field."""
+    if getattr(model, "geometry", None) is not None:  # denoise_tf.export.ExportedModel stores its own
+        return tuple(model.geometry)
     from keras import layers as klayers
 
     step, align = 1.0, 1
@@ -105,6 +107,9 @@ def _predict_on_batch(model) -> Callable:
 
 
 def _build_compiled(model) -> Callable:
+    numpy_call = getattr(model, "numpy_call", None)  # exported models run outside Keras
+    if numpy_call is not None:
+        return numpy_call
     import keras
 
     backend = keras.backend.backend()
@@ -307,6 +312,9 @@ def _check_image(image, channels: int | None) -> np.ndarray:
         )
     if min(image.shape[-3:-1]) < 1:
         raise ValueError(f"image is empty: shape {image.shape}")
+    from .metrics import check_range
+
+    check_range(image, "image")
     return image.astype(np.float32, copy=False)
 
 

@@ -14,7 +14,8 @@ Inputs are float arrays in ``[0, 1]`` (``data_range=1``) of the same shape: one 
 ``(H, W, C)`` (``(H, W)`` is taken as one gray image) or a batch ``(N, H, W, C)``, gray
 (``C = 1``) or colour (``C = 3``). For a batch, the NumPy functions return the mean of the
 per-image values (the usual "average PSNR over the test set"), or the ``(N,)`` per-image
-values with ``per_image=True``.
+values with ``per_image=True``. Different shapes, and a maximum above ``10 * data_range``
+(a 0-255 image passed where [0, 1] is expected), raise ``ValueError`` (:func:`check_range`).
 
 SSIM uses the settings of Wang et al. (IEEE TIP 2004), as ``skimage`` does with
 ``gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1``:
@@ -63,13 +64,44 @@ def _as_batch(array, name: str) -> np.ndarray:
     return array.astype(np.float64, copy=False)
 
 
-def _pair(reference, estimate):
+#: :func:`check_range` takes values above ``RANGE_LIMIT * data_range`` for a wrong scale (a 0-255
+#: image where [0, 1] is expected). Loose on purpose: unclipped noisy images (Gaussian, Poisson,
+#: speckle) overshoot [0, 1] by a few units at most.
+RANGE_LIMIT = 10.0
+
+
+def check_range(image, name: str = "image", data_range: float = 1.0) -> None:
+    """Raise ``ValueError`` when ``image`` looks like it is on the wrong scale (e.g. 0-255 floats).
+
+    Images are expected in ``[0, data_range]`` (noisy ones may overshoot a little); a maximum
+    above ``RANGE_LIMIT * data_range`` (10 for ``data_range=1``) is taken as a 0-255 (or 16-bit)
+    image, a common mistake that otherwise gives silently wrong PSNR or a saturated output.
+    """
+    array = np.asarray(image)
+    if array.size == 0 or not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        return
+    top = float(np.nanmax(array)) if np.issubdtype(array.dtype, np.floating) else float(array.max())
+    if top > RANGE_LIMIT * data_range:
+        hint = "divide a 0-255 image by 255" if top <= 255 * RANGE_LIMIT * data_range else "rescale it"
+        raise ValueError(
+            f"{name} has values up to {top:g}, but images are expected in [0, {data_range:g}] "
+            f"(float, data_range={data_range:g}): {hint} first"
+        )
+
+
+def _pair(reference, estimate, data_range: float = 1.0, function: str = "metric"):
     ref = np.asarray(reference)
     est = np.asarray(estimate)
     if ref.shape != est.shape:
-        raise ValueError(f"shapes differ: reference {ref.shape} vs estimate {est.shape}")
+        raise ValueError(
+            f"{function}: shapes differ: reference {ref.shape} vs estimate {est.shape} "
+            "(expected two images or batches of the same shape)"
+        )
+    ref_batch, est_batch = _as_batch(ref, "reference"), _as_batch(est, "estimate")
+    check_range(ref, "reference", data_range)
+    check_range(est, "estimate", data_range)
     single = ref.ndim in (2, 3)
-    return _as_batch(ref, "reference"), _as_batch(est, "estimate"), single
+    return ref_batch, est_batch, single
 
 
 def _reduce(values: np.ndarray, single: bool, per_image: bool):
@@ -78,7 +110,7 @@ def _reduce(values: np.ndarray, single: bool, per_image: bool):
     return float(values[0]) if single else float(np.mean(values))
 
 
-def mse(reference, estimate, per_image: bool = False):
+def mse(reference, estimate, per_image: bool = False, data_range: float = 1.0):
     """Mean squared error over pixels and channels.
 
     Parameters
@@ -87,6 +119,8 @@ def mse(reference, estimate, per_image: bool = False):
         Same shape: ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``; float in [0, 1].
     per_image : bool
         Return the ``(N,)`` float64 values, one per image (``(1,)`` for one image).
+    data_range : float
+        Scale of the images (1 for [0, 1]); only used to catch images on the wrong scale.
 
     Returns
     -------
@@ -96,26 +130,31 @@ def mse(reference, estimate, per_image: bool = False):
     Raises
     ------
     ValueError
-        Different shapes, or a rank other than 2, 3 or 4.
+        Different shapes, a rank other than 2, 3 or 4, or values far above ``data_range``
+        (a 0-255 image where [0, 1] is expected; see :func:`check_range`).
     """
-    ref, est, single = _pair(reference, estimate)
-    values = np.mean((ref - est) ** 2, axis=(1, 2, 3))
+    values, single = _mse_values(reference, estimate, data_range, "mse")
     return _reduce(values, single, per_image)
+
+
+def _mse_values(reference, estimate, data_range: float, function: str):
+    ref, est, single = _pair(reference, estimate, data_range, function)
+    return np.mean((ref - est) ** 2, axis=(1, 2, 3)), single
 
 
 def psnr(reference, estimate, data_range: float = 1.0, per_image: bool = False):
     """Peak signal-to-noise ratio in dB: ``10 log10(data_range^2 / MSE)`` (``inf`` when equal).
 
     For a batch the PSNR is computed per image and then averaged (not the PSNR of the batch
-    MSE). Same arguments as :func:`mse`; returns float64.
+    MSE). Same arguments as :func:`mse`; returns float64. Raises ``ValueError`` as :func:`mse`
+    does (different shapes, wrong rank, a 0-255 image where [0, 1] is expected).
     """
     if data_range <= 0:
         raise ValueError(f"data_range must be > 0, got {data_range}")
-    errors = np.atleast_1d(mse(reference, estimate, per_image=True))
+    errors, single = _mse_values(reference, estimate, data_range, "psnr")
     with np.errstate(divide="ignore"):
         values = 10.0 * np.log10(data_range**2 / errors)
-    ref = np.asarray(reference)
-    return _reduce(values, ref.ndim in (2, 3), per_image)
+    return _reduce(values, single, per_image)
 
 
 def _filter_valid(images: np.ndarray, taps: np.ndarray) -> np.ndarray:
@@ -145,11 +184,12 @@ def ssim(reference, estimate, data_range: float = 1.0, per_image: bool = False):
     Raises
     ------
     ValueError
-        Different shapes, a wrong rank, or an image smaller than the 11x11 window.
+        Different shapes, a wrong rank, an image smaller than the 11x11 window, or values far
+        above ``data_range`` (a 0-255 image where [0, 1] is expected; see :func:`check_range`).
     """
     if data_range <= 0:
         raise ValueError(f"data_range must be > 0, got {data_range}")
-    ref, est, single = _pair(reference, estimate)
+    ref, est, single = _pair(reference, estimate, data_range, "ssim")
     size = 2 * SSIM_RADIUS + 1
     if min(ref.shape[1:3]) < size:
         raise ValueError(f"ssim needs images of at least {size}x{size} (the Gaussian window), got {ref.shape[1:3]}")

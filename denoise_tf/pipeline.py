@@ -4,7 +4,10 @@ Two paths with the same crops, augmentation and noise semantics:
 
 * :class:`PatchDataset`, a ``keras.utils.PyDataset`` over NumPy (no TensorFlow needed: the JAX
   backend trains with it on a CUDA machine that has no TensorFlow);
-* :func:`tf_patch_dataset`, a ``tf.data.Dataset`` (TensorFlow backend).
+* :func:`tf_patch_dataset`, a ``tf.data.Dataset`` (TensorFlow backend) wrapping the NumPy path
+  (``from_generator``: identical batches);
+* :func:`patch_dataset`, a native ``tf.data`` pipeline (random crops, flip/rotate modes and noise
+  in TF ops, parallel ``map``, ``prefetch``; seeded, but other values than the NumPy path).
 
 Patches are cut once (DnCNN: 40x40, stride 10, at scales 1 / 0.9 / 0.8 / 0.7, bicubic), then
 every epoch draws a fresh permutation, one of the 8 flip/rotate modes per patch and fresh noise.
@@ -19,6 +22,7 @@ noisy/clean pairs such as SIDD: the same window and flip/rotate mode for both im
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -266,6 +270,125 @@ def tf_patch_dataset(
     return dataset.prefetch(4).with_options(options)
 
 
+def patch_dataset(
+    images,
+    noise,
+    patch_size: int = 40,
+    batch_size: int = 128,
+    steps_per_epoch: int | None = None,
+    seed: int = 0,
+    augment: bool = True,
+    with_level: bool = False,
+    epoch: int = 0,
+    num_parallel_calls=None,
+):
+    """Native ``tf.data`` training pipeline: random crops of in-memory images with TF ops.
+
+    Per epoch ``e`` (counting from ``epoch``): the image order is a seeded shuffle of all
+    images (``argsort`` of ``stateless_uniform`` keys seeded by ``(seed, e)``; fresh
+    permutations are concatenated until the epoch's
+    ``steps_per_epoch * batch_size`` crops are drawn, so every image is used about equally);
+    batch ``j`` of the epoch crops a random ``patch_size`` window of each of its images
+    (``tf.random.stateless_uniform`` corners, one ``gather_nd``), applies one of the 8
+    flip/rotate modes of :func:`augment` per window (same mode numbering) and adds fresh noise
+    with :func:`denoise_tf.noise.tf_apply`, all seeded by ``(seed, e, j)`` and vectorised over
+    the batch. Batches are made in ``map(num_parallel_calls=AUTOTUNE, deterministic=True)``
+    and prefetched, so a seed gives the same batches
+    whatever the thread scheduling, and a run resumed at ``epoch`` sees the batches an
+    uninterrupted one would. The values differ from the NumPy path's (other generators); the
+    distributions are the same.
+
+    Parameters
+    ----------
+    images : ndarray or sequence of ndarray
+        ``(N, H, W, C)`` or a list of ``(H, W, C)`` images (sizes may differ; they are padded
+        into one tensor, crops stay inside each image), float32 in [0, 1] or ``uint8``.
+        Pre-cut patches (``patch_size`` = their size) give :class:`PatchDataset`'s setting.
+    noise : str, dict or NoiseSpec
+    patch_size, batch_size : int
+    steps_per_epoch : int or None
+        Batches per epoch; default ``max(1, N // batch_size)``.
+    seed : int
+    augment : bool
+    with_level : bool
+        Inputs are ``(noisy, level (B, 1))``.
+    epoch : int
+        First epoch (resume).
+
+    Returns
+    -------
+    tf.data.Dataset
+        Endless: ``steps_per_epoch`` batches per epoch, one epoch after the other; pass
+        ``steps_per_epoch`` to ``fit``. Its element spec is
+        ``(float32 (B, P, P, C), float32 (B, P, P, C))`` (or ``((noisy, level), clean)``).
+    """
+    import tensorflow as tf
+
+    images = _check_crop_images(list(images) if not isinstance(images, np.ndarray) or images.ndim == 4 else [images], patch_size, "patch_dataset")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    spec = noise_lib.parse(noise)
+    count, channels, p = len(images), images[0].shape[-1], patch_size
+    steps = steps_per_epoch or max(1, count // batch_size)
+    per_epoch = steps * batch_size
+    reps = -(-per_epoch // count)
+    sizes = np.array([im.shape[:2] for im in images], dtype=np.int32)
+    height, width = sizes.max(axis=0)
+    dtype = np.uint8 if all(im.dtype == np.uint8 for im in images) else np.float32
+    stack = np.zeros((count, height, width, channels), dtype)
+    for k, image in enumerate(images):
+        stack[k, : image.shape[0], : image.shape[1]] = image if dtype == np.uint8 or image.dtype != np.uint8 else image / 255.0
+    stack = tf.constant(stack)
+    sizes = tf.constant(sizes)
+    base = tf.constant([seed, 0x7A7C], tf.int64)
+    calls = tf.data.AUTOTUNE if num_parallel_calls is None else num_parallel_calls
+
+    steps_range = tf.range(p)
+
+    def make_batch(epoch_seed, index, ks):
+        """Batch ``index`` of an epoch: windows of images ``ks``, modes and noise, all vectorised."""
+        seeds = tf.unstack(tf.random.experimental.stateless_split(tf.random.experimental.stateless_fold_in(epoch_seed, index), 4))
+        size = tf.gather(sizes, ks)
+        n = tf.shape(ks)[0]
+
+        def corner(bound, seed):  # uniform in [0, bound)
+            u = tf.random.stateless_uniform([n], seed)
+            return tf.minimum(tf.cast(u * tf.cast(bound, tf.float32), tf.int32), bound - 1)
+
+        y, x = corner(size[:, 0] - p + 1, seeds[0]), corner(size[:, 1] - p + 1, seeds[1])
+        rows = (y[:, None] + steps_range)[:, :, None]
+        cols = (x[:, None] + steps_range)[:, None, :]
+        kk = tf.broadcast_to(ks[:, None, None], [n, p, p])
+        index_grid = tf.stack([kk, tf.broadcast_to(rows, [n, p, p]), tf.broadcast_to(cols, [n, p, p])], axis=-1)
+        clean = tf.gather_nd(stack, index_grid)
+        clean = tf.cast(clean, tf.float32) / 255.0 if dtype == np.uint8 else clean
+        if augment:
+            # mode = 4 * flip + k (see augment): k quarter turns, then a flip of the rows
+            mode = tf.random.stateless_uniform([n], seeds[2], 0, 8, dtype=tf.int32)
+            turned = [tf.image.rot90(clean, k=k) for k in range(4)]
+            candidates = tf.stack(turned + [tf.reverse(t, axis=[1]) for t in turned])
+            clean = tf.gather_nd(candidates, tf.stack([mode, tf.range(n)], axis=1))
+        clean = tf.ensure_shape(clean, [batch_size, p, p, channels])
+        noisy, level = noise_lib.tf_apply(clean, spec, seeds[3], return_level=True)
+        if with_level:
+            return (noisy, level[:, None]), clean
+        return noisy, clean
+
+    def one_epoch(e):
+        epoch_seed = tf.random.experimental.stateless_fold_in(base, e)
+        # A stateless shuffle: fresh permutations of the images, concatenated up to the epoch's crops.
+        keys = tf.random.stateless_uniform([reps, count], tf.random.experimental.stateless_fold_in(epoch_seed, 2))
+        order = tf.reshape(tf.cast(tf.argsort(keys, axis=1), tf.int32), [-1])[:per_epoch]
+        return (
+            tf.data.Dataset.from_tensor_slices(tf.reshape(order, [steps, batch_size]))
+            .enumerate()
+            .map(lambda j, ks: make_batch(epoch_seed, j, ks), num_parallel_calls=calls, deterministic=True)
+        )
+
+    dataset = tf.data.Dataset.range(epoch, 2**62).flat_map(one_epoch)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
 # -------------------------------------------------------------------------------------------
 # Fresh random crops of whole images: clean images + synthetic noise, or real noisy/clean pairs
 
@@ -458,3 +581,129 @@ def paired_validation_pairs(noisy: Sequence[np.ndarray], clean: Sequence[np.ndar
         b = b.astype(np.float32) / 255.0 if b.dtype == np.uint8 else b.astype(np.float32, copy=False)
         pairs.append((a[None], b[None]))
     return pairs
+
+
+# -------------------------------------------------------------------------------------------
+# Training data of a TrainConfig: held-out images, patches, validation pairs, real pairs
+# (moved from denoise_tf.train; ``TrainConfig`` is only an annotation here)
+
+#: Seed of the shuffle that picks held-out images (fixed: runs with other seeds hold out the same ones).
+HOLDOUT_SEED = 0
+
+
+def holdout_split(items, val: int, test: int = 0, seed: int = HOLDOUT_SEED) -> tuple[list, list, list]:
+    """Split ``items`` into ``(train, val, test)``: ``val`` + ``test`` items picked by a seeded shuffle.
+
+    Each part keeps the input order; the same ``len(items)``, counts and seed give the same parts.
+    """
+    n = len(items)
+    if val + test >= n:
+        raise ValueError(f"cannot hold out {val} + {test} of {n} items: nothing would be left to train on")
+    order = np.random.default_rng(seed).permutation(n)
+    val_index, test_index = sorted(order[:val]), sorted(order[val : val + test])
+    held = set(order[: val + test].tolist())
+    return [items[i] for i in range(n) if i not in held], [items[i] for i in val_index], [items[i] for i in test_index]
+
+
+def _uses_holdout(config: TrainConfig) -> bool:
+    return bool(config.val_holdout or config.test_holdout)
+
+
+def set_files(name: str, data_root=None) -> list:
+    """Image files of a named set or folder, in the order :func:`denoise_tf.datasets.load` reads them."""
+    from . import datasets
+
+    files = datasets.list_images(datasets.resolve(name, data_root))
+    key = str(name).lower()
+    if key in datasets.NAMED_SETS and "files" in datasets.NAMED_SETS[key]:
+        wanted = set(datasets.NAMED_SETS[key]["files"])
+        files = [f for f in files if f.name in wanted]
+    if not files:
+        raise FileNotFoundError(f"no image files in {name!r}")
+    return files
+
+
+def holdout_files(config: TrainConfig) -> tuple[list, list, list]:
+    """``(train, val, test)`` files of ``train_data`` under the config's ``val_holdout`` / ``test_holdout``."""
+    return holdout_split(set_files(config.train_data, config.data_root), config.val_holdout, config.test_holdout)
+
+
+def load_training_images(config: TrainConfig) -> list:
+    """Clean training images of the config (without held-out ones), float32 ``(H, W, C)``."""
+    from . import datasets
+
+    if not _uses_holdout(config):
+        images, _ = datasets.load(config.train_data, color=config.color, limit=config.train_limit, data_root=config.data_root)
+        return images
+    files = holdout_files(config)[0][: config.train_limit]
+    return [datasets.read_image(f, config.color) for f in files]
+
+
+def load_training_patches(config: TrainConfig) -> np.ndarray:
+    """Clean training patches ``(N, P, P, C)`` of the config's data (``grid`` / ``random`` patch modes)."""
+    if config.patch_mode == "crop":
+        raise ValueError("patch_mode 'crop' cuts no patches in advance: use load_training_images")
+    images = load_training_images(config)
+    if config.patch_mode == "grid":
+        return grid_patches(images, config.patch_size, config.patch_stride, config.patch_scales)
+    count = config.random_patches or config.batch_size * (config.steps_per_epoch or 1)
+    return random_patches(images, config.patch_size, count, seed=config.seed)
+
+
+def load_validation(config: TrainConfig, with_level: bool):
+    from . import datasets
+
+    if config.val_holdout:
+        files = holdout_files(config)[1][: config.val_limit]
+        images = [datasets.read_image(f, config.color) for f in files]
+    elif not config.val_data:
+        return []
+    else:
+        images, _ = datasets.load(config.val_data, color=config.color, limit=config.val_limit, data_root=config.data_root)
+    if config.val_crop:
+        c = config.val_crop
+        images = [im[:c, :c] for im in images]
+    return validation_pairs(images, config.noise, seed=10_000 + config.seed, with_level=with_level)
+
+
+def paired_root(config: TrainConfig):
+    """Folder of ``paired_data``: an existing path, else a folder of that name under the data root."""
+    from . import datasets
+
+    path = Path(config.paired_data).expanduser()
+    if path.is_dir() or path.is_absolute():
+        return path
+    return datasets.data_root(config.data_root) / config.paired_data
+
+
+def load_paired(config: TrainConfig):
+    """Real noisy/clean pairs of ``paired_data``: ``(train_noisy, train_clean, val_pairs, holdout_names)``.
+
+    Images are kept as ``uint8`` when that is lossless (:func:`denoise_tf.pipeline.compact_image`);
+    ``val_pairs`` are ``(noisy, clean)`` with batch axis 1, cropped to ``val_crop``.
+    """
+    from . import datasets
+
+    found = datasets.find_pairs(paired_root(config), config.paired_layout)
+    train_items, val_items, test_items = holdout_split(found, config.val_holdout, config.test_holdout)
+
+    def read(items):
+        noisy, clean = [], []
+        for noisy_file, clean_file, name in items:
+            a, b = datasets.read_image(noisy_file, config.color), datasets.read_image(clean_file, config.color)
+            if a.shape != b.shape:
+                raise ValueError(f"size mismatch in pair {name!r}: noisy {a.shape}, clean {b.shape}")
+            noisy.append(compact_image(a))
+            clean.append(compact_image(b))
+        return noisy, clean
+
+    train_noisy, train_clean = read(train_items[: config.train_limit])
+    val_noisy, val_clean = read(val_items[: config.val_limit])
+    val_pairs = paired_validation_pairs(val_noisy, val_clean, crop=config.val_crop)
+    names = {"val": [t[2] for t in val_items], "test": [t[2] for t in test_items]}
+    return train_noisy, train_clean, val_pairs, names
+
+
+def _holdout_names(config: TrainConfig) -> dict:
+    _, val, test = holdout_files(config)
+    return {"val": [f.name for f in val], "test": [f.name for f in test]}

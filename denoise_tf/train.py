@@ -22,10 +22,9 @@ import numpy as np
 
 SCHEDULES = ("constant", "step", "exponential", "plateau")
 PATCH_MODES = ("grid", "random", "crop")
-#: Seed of the shuffle that picks held-out images (fixed: runs with other seeds hold out the same ones).
-HOLDOUT_SEED = 0
+PIPELINES = ("numpy", "tf")
 #: Config keys a resumed run may change (how it runs, not what it learns).
-RESUMABLE_CHANGES = ("epochs", "tiny", "workers", "output_dir", "data_root", "backup_every", "tensorboard")
+RESUMABLE_CHANGES = ("epochs", "tiny", "workers", "output_dir", "data_root", "backup_every", "tensorboard", "devices")
 
 
 @dataclass
@@ -49,6 +48,13 @@ class TrainConfig:
     with :class:`~denoise_tf.pipeline.PairedPatchDataset`; ``train_data`` and ``noise`` are then
     unused, ``paired_noise`` is optional extra synthetic noise on the noisy crops, and
     validation uses held-out pairs (``val_holdout``).
+
+    ``pipeline``: ``numpy`` (default, TensorFlow-free ``PyDataset`` s) or ``tf`` (a native
+    ``tf.data`` pipeline, :func:`~denoise_tf.pipeline.patch_dataset`; not for paired data).
+    ``devices``: ``auto`` (all visible GPUs when there are several), ``1``, ``N`` GPUs, or
+    ``cpu`` / ``cpu:N`` (data parallel on host devices, for tests); see
+    :mod:`denoise_tf.distribute`. ``batch_size`` is the global batch and must divide by the
+    device count.
     """
 
     name: str = "run"
@@ -92,6 +98,9 @@ class TrainConfig:
     paired_data: str | None = None
     paired_layout: str = "sidd"
     paired_noise: str | None = None
+    # Issue 7: input pipeline and data-parallel devices.
+    pipeline: str = "numpy"
+    devices: int | str = "auto"
 
     # ---------------------------------------------------------------------------------------
     @classmethod
@@ -160,6 +169,17 @@ class TrainConfig:
                 f"config keys 'val_holdout' ({self.val_holdout}) and 'val_data' ({self.val_data!r}) both name "
                 "validation images: set val_data: null to validate on the held-out images"
             )
+        if self.pipeline not in PIPELINES:
+            raise ValueError(f"config key 'pipeline' must be one of {PIPELINES}, got {self.pipeline!r}")
+        if self.pipeline == "tf" and self.paired_data:
+            raise ValueError("config key 'pipeline' must be 'numpy' with 'paired_data' (the tf.data path makes synthetic noise)")
+        from .distribute import parse_setting
+
+        kind, count = parse_setting(self.devices)
+        if count and count > 1 and self.batch_size % count:
+            raise ValueError(
+                f"config key 'batch_size' ({self.batch_size}) must divide by the {count} devices of 'devices' ({self.devices!r})"
+            )
         if self.paired_layout not in ("sidd", "div2k"):
             raise ValueError(f"config key 'paired_layout' must be 'sidd' or 'div2k', got {self.paired_layout!r}")
         if self.paired_data and self.val_data:
@@ -179,6 +199,18 @@ class TrainConfig:
     @property
     def run_dir(self) -> Path:
         return Path(self.output_dir) / self.name
+
+
+#: Training-data helpers that moved to :mod:`denoise_tf.pipeline` (still importable from here).
+_MOVED_TO_PIPELINE = ('HOLDOUT_SEED', 'holdout_split', '_uses_holdout', 'set_files', 'holdout_files', 'load_training_images', 'load_training_patches', 'load_validation', 'paired_root', 'load_paired', '_holdout_names')
+
+
+def __getattr__(name):
+    if name in _MOVED_TO_PIPELINE:
+        from . import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _expected_types(hint) -> tuple:
@@ -222,12 +254,14 @@ def learning_rate_at(config: TrainConfig, epoch: int) -> float:
     return float(config.learning_rate)
 
 
-def _callbacks(config, run_dir, val_pairs, dataset, resume):
+def _callbacks(config, run_dir, val_pairs, dataset, resume, placement=None):
     import keras
 
-    from .callbacks import EpochSync, RunSummary, SaveLast, ValidationPSNR
+    from .callbacks import EpochSync, ImageSamples, RunSummary, SaveLast, ValidationPSNR
+    from .distribute import Placement
 
-    callbacks = [ValidationPSNR(val_pairs)] if val_pairs else []
+    placement = placement or Placement()
+    callbacks = [ValidationPSNR(val_pairs, replicas=placement.count)] if val_pairs else []
     monitor = "val_psnr" if val_pairs else "loss"
     mode = "max" if val_pairs else "min"
     # A resumed run only replaces best.weights.h5 when it beats the best of earlier sessions.
@@ -248,8 +282,9 @@ def _callbacks(config, run_dir, val_pairs, dataset, resume):
         keras.callbacks.BackupAndRestore(
             str(run_dir / "backup"), save_freq=config.backup_every, delete_checkpoint=False
         ),
-        EpochSync(dataset),
     ]
+    if hasattr(dataset, "epoch"):  # the NumPy datasets; the tf.data path counts epochs itself
+        callbacks.append(EpochSync(dataset))
     if config.lr_schedule == "plateau":
         callbacks.append(
             keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=config.lr_decay, patience=config.lr_patience)
@@ -262,132 +297,15 @@ def _callbacks(config, run_dir, val_pairs, dataset, resume):
         )
     if config.tensorboard and keras.backend.backend() == "tensorflow":
         callbacks.append(keras.callbacks.TensorBoard(str(run_dir / "tensorboard"), write_graph=False))
-    callbacks.append(RunSummary(run_dir, config))
+    if config.tensorboard and val_pairs:
+        # TensorBoard images on the TensorFlow backend, PNG grids in run_dir/samples otherwise.
+        callbacks.append(ImageSamples(val_pairs, run_dir / "tensorboard", run_dir / "samples", replicas=placement.count))
+    callbacks.append(RunSummary(run_dir, config, placement.describe()))
     return callbacks
 
 
 # -------------------------------------------------------------------------------------------
 # Data
-
-
-def holdout_split(items, val: int, test: int = 0, seed: int = HOLDOUT_SEED) -> tuple[list, list, list]:
-    """Split ``items`` into ``(train, val, test)``: ``val`` + ``test`` items picked by a seeded shuffle.
-
-    Each part keeps the input order; the same ``len(items)``, counts and seed give the same parts.
-    """
-    n = len(items)
-    if val + test >= n:
-        raise ValueError(f"cannot hold out {val} + {test} of {n} items: nothing would be left to train on")
-    order = np.random.default_rng(seed).permutation(n)
-    val_index, test_index = sorted(order[:val]), sorted(order[val : val + test])
-    held = set(order[: val + test].tolist())
-    return [items[i] for i in range(n) if i not in held], [items[i] for i in val_index], [items[i] for i in test_index]
-
-
-def _uses_holdout(config: TrainConfig) -> bool:
-    return bool(config.val_holdout or config.test_holdout)
-
-
-def set_files(name: str, data_root=None) -> list:
-    """Image files of a named set or folder, in the order :func:`denoise_tf.datasets.load` reads them."""
-    from . import datasets
-
-    files = datasets.list_images(datasets.resolve(name, data_root))
-    key = str(name).lower()
-    if key in datasets.NAMED_SETS and "files" in datasets.NAMED_SETS[key]:
-        wanted = set(datasets.NAMED_SETS[key]["files"])
-        files = [f for f in files if f.name in wanted]
-    if not files:
-        raise FileNotFoundError(f"no image files in {name!r}")
-    return files
-
-
-def holdout_files(config: TrainConfig) -> tuple[list, list, list]:
-    """``(train, val, test)`` files of ``train_data`` under the config's ``val_holdout`` / ``test_holdout``."""
-    return holdout_split(set_files(config.train_data, config.data_root), config.val_holdout, config.test_holdout)
-
-
-def load_training_images(config: TrainConfig) -> list:
-    """Clean training images of the config (without held-out ones), float32 ``(H, W, C)``."""
-    from . import datasets
-
-    if not _uses_holdout(config):
-        images, _ = datasets.load(config.train_data, color=config.color, limit=config.train_limit, data_root=config.data_root)
-        return images
-    files = holdout_files(config)[0][: config.train_limit]
-    return [datasets.read_image(f, config.color) for f in files]
-
-
-def load_training_patches(config: TrainConfig) -> np.ndarray:
-    """Clean training patches ``(N, P, P, C)`` of the config's data (``grid`` / ``random`` patch modes)."""
-    from . import pipeline
-
-    if config.patch_mode == "crop":
-        raise ValueError("patch_mode 'crop' cuts no patches in advance: use load_training_images")
-    images = load_training_images(config)
-    if config.patch_mode == "grid":
-        return pipeline.grid_patches(images, config.patch_size, config.patch_stride, config.patch_scales)
-    count = config.random_patches or config.batch_size * (config.steps_per_epoch or 1)
-    return pipeline.random_patches(images, config.patch_size, count, seed=config.seed)
-
-
-def load_validation(config: TrainConfig, with_level: bool):
-    from . import datasets, pipeline
-
-    if config.val_holdout:
-        files = holdout_files(config)[1][: config.val_limit]
-        images = [datasets.read_image(f, config.color) for f in files]
-    elif not config.val_data:
-        return []
-    else:
-        images, _ = datasets.load(config.val_data, color=config.color, limit=config.val_limit, data_root=config.data_root)
-    if config.val_crop:
-        c = config.val_crop
-        images = [im[:c, :c] for im in images]
-    return pipeline.validation_pairs(images, config.noise, seed=10_000 + config.seed, with_level=with_level)
-
-
-def paired_root(config: TrainConfig):
-    """Folder of ``paired_data``: an existing path, else a folder of that name under the data root."""
-    from . import datasets
-
-    path = Path(config.paired_data).expanduser()
-    if path.is_dir() or path.is_absolute():
-        return path
-    return datasets.data_root(config.data_root) / config.paired_data
-
-
-def load_paired(config: TrainConfig):
-    """Real noisy/clean pairs of ``paired_data``: ``(train_noisy, train_clean, val_pairs, holdout_names)``.
-
-    Images are kept as ``uint8`` when that is lossless (:func:`denoise_tf.pipeline.compact_image`);
-    ``val_pairs`` are ``(noisy, clean)`` with batch axis 1, cropped to ``val_crop``.
-    """
-    from . import datasets, pipeline
-
-    found = datasets.find_pairs(paired_root(config), config.paired_layout)
-    train_items, val_items, test_items = holdout_split(found, config.val_holdout, config.test_holdout)
-
-    def read(items):
-        noisy, clean = [], []
-        for noisy_file, clean_file, name in items:
-            a, b = datasets.read_image(noisy_file, config.color), datasets.read_image(clean_file, config.color)
-            if a.shape != b.shape:
-                raise ValueError(f"size mismatch in pair {name!r}: noisy {a.shape}, clean {b.shape}")
-            noisy.append(pipeline.compact_image(a))
-            clean.append(pipeline.compact_image(b))
-        return noisy, clean
-
-    train_noisy, train_clean = read(train_items[: config.train_limit])
-    val_noisy, val_clean = read(val_items[: config.val_limit])
-    val_pairs = pipeline.paired_validation_pairs(val_noisy, val_clean, crop=config.val_crop)
-    names = {"val": [t[2] for t in val_items], "test": [t[2] for t in test_items]}
-    return train_noisy, train_clean, val_pairs, names
-
-
-def _holdout_names(config: TrainConfig) -> dict:
-    _, val, test = holdout_files(config)
-    return {"val": [f.name for f in val], "test": [f.name for f in test]}
 
 
 def hardware() -> dict:
@@ -425,7 +343,7 @@ def train(config: TrainConfig, resume: bool = False, verbose: int | str = "auto"
     """
     import keras
 
-    from . import models, pipeline
+    from . import distribute
 
     config.validate()
     run_dir = config.run_dir
@@ -441,13 +359,25 @@ def train(config: TrainConfig, resume: bool = False, verbose: int | str = "auto"
     saved.write_text(json.dumps(config.to_dict(), indent=2))
 
     keras.utils.set_random_seed(config.seed)
+    placement = distribute.resolve(config.devices, config.batch_size)
+    with distribute.placed(placement):
+        history = _fit(config, run_dir, resume, verbose, max_minutes, placement)
+    return history, run_dir
+
+
+def _fit(config: TrainConfig, run_dir: Path, resume: bool, verbose, max_minutes, placement):
+    """Build the model and data, compile and fit (inside the placement's distribution scope)."""
+    import keras
+
+    from . import models, pipeline
+
     model = models.build(config.model, **config.model_options)
     with_level = len(model.inputs) == 2
     start_epoch = _backup_epoch(run_dir) if resume else 0
     if config.paired_data:
         if with_level:
             raise ValueError(f"model {config.model!r} takes a noise level, which real noisy/clean pairs do not give")
-        train_noisy, train_clean, val_pairs, names = load_paired(config)
+        train_noisy, train_clean, val_pairs, names = pipeline.load_paired(config)
         (run_dir / "holdout.json").write_text(json.dumps(names, indent=2))
         dataset = pipeline.PairedPatchDataset(
             train_noisy,
@@ -462,34 +392,56 @@ def train(config: TrainConfig, resume: bool = False, verbose: int | str = "auto"
             workers=config.workers,
         )
     else:
-        if _uses_holdout(config):
-            (run_dir / "holdout.json").write_text(json.dumps(_holdout_names(config), indent=2))
+        if pipeline._uses_holdout(config):
+            (run_dir / "holdout.json").write_text(json.dumps(pipeline._holdout_names(config), indent=2))
         if config.patch_mode == "crop":
-            dataset_class, source, extra = pipeline.CropPatchDataset, load_training_images(config), {"patch_size": config.patch_size}
+            dataset_class, source, extra = pipeline.CropPatchDataset, pipeline.load_training_images(config), {"patch_size": config.patch_size}
         else:
-            dataset_class, source, extra = pipeline.PatchDataset, load_training_patches(config), {}
+            dataset_class, source, extra = pipeline.PatchDataset, pipeline.load_training_patches(config), {}
+        if config.pipeline == "tf":
+            dataset_class, extra = pipeline.patch_dataset, {"patch_size": config.patch_size}
+            extra["steps_per_epoch"] = config.steps_per_epoch or max(1, len(source) // config.batch_size)
+        else:
+            extra.update(steps_per_epoch=config.steps_per_epoch, workers=config.workers)
         dataset = dataset_class(
             source,
             config.noise,
             batch_size=config.batch_size,
-            steps_per_epoch=config.steps_per_epoch,
             seed=config.seed,
             augment=config.augment,
             with_level=with_level,
             epoch=start_epoch,
-            workers=config.workers,
             **extra,
         )
-        val_pairs = load_validation(config, with_level)
+        val_pairs = pipeline.load_validation(config, with_level)
     optimizer = keras.optimizers.get({"class_name": config.optimizer, "config": {"learning_rate": learning_rate_at(config, start_epoch)}})
     model.compile(optimizer=optimizer, loss=config.loss)
-    callbacks = _callbacks(config, run_dir, val_pairs, dataset, resume)
+    if resume:
+        _trim_log(run_dir / "log.csv", start_epoch)
+    callbacks = _callbacks(config, run_dir, val_pairs, dataset, resume, placement)
     if max_minutes:
         from .callbacks import TimeLimit
 
         callbacks.insert(0, TimeLimit(max_minutes))
-    history = model.fit(dataset, epochs=config.epochs, callbacks=callbacks, verbose=verbose)
-    return history, run_dir
+    # The tf.data path is endless (it counts epochs itself): fit takes the steps of an epoch.
+    steps = extra["steps_per_epoch"] if config.pipeline == "tf" and not config.paired_data else None
+    return model.fit(
+        dataset, epochs=config.epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=steps is None
+    )
+
+
+def _trim_log(path: Path, epochs: int) -> None:
+    """Keep the header and the rows of the first ``epochs`` epochs of a CSV log.
+
+    A run killed after logging an epoch but before its backup repeats that epoch on resume; the
+    rows it logged past the backup go, so ``log.csv`` lists every epoch once.
+    """
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = lines[:1] + [line for line in lines[1:] if line.split(",", 1)[0].strip().isdigit() and int(line.split(",", 1)[0]) < epochs]
+    if len(kept) != len(lines):
+        path.write_text("".join(kept))
 
 
 def _backup_epoch(run_dir: Path) -> int:

@@ -90,3 +90,89 @@ def test_tf_path_gives_the_same_batches_as_the_numpy_path():
         np.testing.assert_array_equal(noisy.numpy(), expected_noisy)
         np.testing.assert_array_equal(clean.numpy(), expected_clean)
     assert isinstance(tf_path, tf.data.Dataset)
+
+
+# --------------------------------------------------------------------------- native tf.data path
+
+
+def _modes_seen(clean, patch):
+    return {m for m in range(8) for c in clean if np.array_equal(c, pipeline.augment(patch, m))}
+
+
+def _coded_images(count=4, h=40, w=47):
+    """Colour images whose channel 0 codes (image, y, x) uniquely, so a crop shows where it came from."""
+    rng = np.random.default_rng(1)
+    total = count * h * w
+    out = []
+    for k in range(count):
+        image = rng.random((h, w, 3), dtype=np.float32)
+        image[..., 0] = (k * h * w + np.arange(h * w).reshape(h, w) + 1) / (total + 1)
+        out.append(image)
+    return out
+
+
+@pytest.mark.parametrize("path", ["numpy", "tf"])
+def test_both_paths_give_the_promised_batches(path):
+    pytest.importorskip("tensorflow") if path == "tf" else None
+    images = _coded_images()
+    lookup = {float(im[y, x, 0]): (k, y, x) for k, im in enumerate(images) for y in range(im.shape[0]) for x in range(im.shape[1])}
+    kwargs = dict(batch_size=16, steps_per_epoch=4, seed=5)
+    if path == "numpy":
+        data = pipeline.CropPatchDataset(images, "gaussian:sigma=0-55", patch_size=20, with_level=True, **kwargs)
+        batches = [data[i] for i in range(4)]
+    else:
+        data = pipeline.patch_dataset(images, "gaussian:sigma=0-55", patch_size=20, with_level=True, **kwargs)
+        batches = [((n.numpy(), l.numpy()), c.numpy()) for (n, l), c in data.take(4)]
+    for (noisy, level), clean in batches:
+        assert noisy.shape == clean.shape == (16, 20, 20, 3) and level.shape == (16, 1)
+        assert noisy.dtype == clean.dtype == level.dtype == np.float32
+        assert 0 <= clean.min() and clean.max() <= 1 and 0 <= level.min() and level.max() <= 55 / 255
+        residual = np.std(noisy - clean, axis=(1, 2, 3))
+        np.testing.assert_allclose(residual, level[:, 0], rtol=0.25, atol=0.01)
+        # every crop is a window of one of the images, after one of the 8 modes
+        for patch in clean:
+            found = []
+            for m in range(8):
+                window = pipeline.deaugment(patch, m)
+                k, y, x = lookup.get(float(window[0, 0, 0]), (None, 0, 0))
+                if k is not None and np.array_equal(window, images[k][y : y + 20, x : x + 20]):
+                    found.append(m)
+            assert found, "a crop that is no flipped/rotated window of an input image"
+
+
+@pytest.mark.parametrize("path", ["numpy", "tf"])
+def test_both_paths_use_all_8_augmentation_modes(path):
+    pytest.importorskip("tensorflow") if path == "tf" else None
+    patch = np.arange(16 * 16, dtype=np.float32).reshape(1, 16, 16, 1) / 256
+    patches = np.repeat(patch, 64, axis=0)
+    if path == "numpy":
+        _, clean = pipeline.PatchDataset(patches, "gaussian:sigma=0", batch_size=64, seed=0)[0]
+    else:
+        _, clean = next(iter(pipeline.patch_dataset(patches, "gaussian:sigma=0", patch_size=16, batch_size=64, seed=0)))
+        clean = clean.numpy()
+    assert _modes_seen(clean, patch[0]) == set(range(8))
+    without = pipeline.patch_dataset(patches, "gaussian:sigma=0", patch_size=16, batch_size=8, seed=0, augment=False) if path == "tf" else None
+    if without is not None:
+        assert _modes_seen(next(iter(without))[1].numpy(), patch[0]) == {0}
+
+
+def test_tf_path_is_deterministic_fresh_per_epoch_and_resumable():
+    pytest.importorskip("tensorflow")
+    images = [np.rint(im * 255).astype(np.uint8) for im in _images(count=3)]
+    make = lambda **kw: pipeline.patch_dataset(images, "poisson:peak=10-40", patch_size=16, batch_size=8, steps_per_epoch=3, seed=9, **kw)
+    first = [(n.numpy(), c.numpy()) for n, c in make().take(6)]
+    again = [(n.numpy(), c.numpy()) for n, c in make().take(6)]
+    for (a, b), (c, d) in zip(first, again):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, d)
+    assert not np.array_equal(first[0][1], first[3][1])  # epoch 1 draws other crops
+    resumed = [(n.numpy(), c.numpy()) for n, c in make(epoch=1).take(3)]
+    for (a, b), (c, d) in zip(first[3:], resumed):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, d)
+    other = next(iter(pipeline.patch_dataset(images, "poisson:peak=10-40", patch_size=16, batch_size=8, seed=10)))
+    assert not np.array_equal(other[1].numpy(), first[0][1])
+    # uint8 images give code / 255 values, like the NumPy crop datasets
+    assert np.allclose(first[0][1] * 255, np.rint(first[0][1] * 255), atol=1e-4)
+    with pytest.raises(ValueError, match="patch_size"):
+        pipeline.patch_dataset(images, "gaussian:sigma=25", patch_size=100)

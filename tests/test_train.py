@@ -156,5 +156,99 @@ def test_sigkill_mid_run_then_resume(image_folder, tmp_path):
     resumed = subprocess.run(command + ["--resume"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     epochs = [int(line.split(",")[0]) for line in (config.run_dir / "log.csv").read_text().splitlines()[1:]]
-    assert epochs[-1] == 39
-    assert epochs.count(done) <= 2 and all(epochs.count(e) == 1 for e in range(done + 1, 40))
+    assert epochs == list(range(40))  # every epoch once: rows logged past the backup were dropped
+
+
+# --------------------------------------------------------------------------- issue 7: images, tf.data, paired summary
+
+
+def _image_summaries(log_dir):
+    import tensorflow as tf
+
+    found = []
+    for path in Path(log_dir).rglob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == "images" or value.HasField("image"):
+                    found.append((value.tag, event.step, value))
+    return found
+
+
+def test_tensorboard_writes_sample_image_grids(image_folder, tmp_path):
+    tf = pytest.importorskip("tensorflow")
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TensorBoard images are written on the TensorFlow backend (PNG grids otherwise)")
+    _, run_dir = train(tiny_config(image_folder, tmp_path, epochs=1, steps_per_epoch=2, tensorboard=True), verbose=0)
+    images = _image_summaries(run_dir / "tensorboard")
+    assert [(tag, step) for tag, step, _ in images] == [("val_samples", 0)]
+    # the grid: 2 validation images (rows) x noisy | denoised | clean (columns), 2-pixel gaps
+    value = images[0][2]
+    width, height = (int(v) for v in tf.make_ndarray(value.tensor)[:2])
+    assert (height, width) == (2 * 48 + 2, 3 * 56 + 2 * 2)
+
+
+def test_sample_grid_png_without_tensorflow_summaries(tmp_path):
+    import keras
+
+    from denoise_tf.callbacks import ImageSamples, sample_grid
+
+    grid = sample_grid([[np.zeros((30, 20, 1)), np.ones((25, 40, 3))]], size=24)
+    assert grid.shape == (24, 2 * 20 + 2, 3) and grid[:, :20].max() == 0
+    model = keras.Sequential([keras.Input((None, None, 1)), keras.layers.Identity()])
+    callback = ImageSamples([(np.full((1, 8, 8, 1), 0.5, np.float32), np.zeros((1, 8, 8, 1), np.float32))], tmp_path / "tb", tmp_path / "png")
+    callback.set_model(model)
+    if keras.backend.backend() == "tensorflow":
+        callback.on_epoch_end(0)
+        assert _image_summaries(tmp_path / "tb")
+    else:
+        callback.on_epoch_end(0)
+        assert (tmp_path / "png" / "epoch_001.png").is_file()
+
+
+def test_tf_pipeline_trains_and_resumes(image_folder, tmp_path):
+    pytest.importorskip("tensorflow")
+    config = tiny_config(image_folder, tmp_path, pipeline="tf", epochs=1)
+    first, run_dir = train(config, verbose=0)
+    history, _ = train(tiny_config(image_folder, tmp_path, pipeline="tf", epochs=2), resume=True, verbose=0)
+    assert np.isfinite(first.history["loss"] + history.history["loss"]).all()
+    assert len(history.history["loss"]) == 1
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["pipeline"] == "tf" and summary["epochs_done"] == 2
+    with pytest.raises(ValueError, match="pipeline"):
+        tiny_config(image_folder, tmp_path, pipeline="torch")
+    with pytest.raises(ValueError, match="pipeline"):
+        tiny_config(image_folder, tmp_path, pipeline="tf", paired_data="x", val_data=None)
+
+
+def test_summary_records_paired_data_settings(image_folder, tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_paired_set", ROOT / "scripts" / "make_paired_set.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    pairs = tmp_path / "pairs"
+    module.make_paired_set(str(image_folder), pairs, limit=4, seed=0)
+    config = tiny_config(
+        image_folder, tmp_path, paired_data=str(pairs), val_data=None, val_holdout=1, paired_noise="gaussian:sigma=0-5",
+        epochs=1, steps_per_epoch=1, batch_size=4,
+    )
+    _, run_dir = train(config, verbose=0)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["paired_data"] == {
+        "path": str(pairs), "layout": "sidd", "extra_noise": "gaussian:sigma=0-5", "val_holdout": 1, "test_holdout": 0,
+    }
+    assert summary["train_data"] is None and summary["noise"] is None
+    plain = json.loads((train(tiny_config(image_folder, tmp_path, name="plain", epochs=1), verbose=0)[1] / "summary.json").read_text())
+    assert "paired_data" not in plain and plain["train_data"] == str(image_folder)
+
+
+def test_resume_drops_log_rows_past_the_backup(tmp_path):
+    from denoise_tf.train import _trim_log
+
+    log = tmp_path / "log.csv"
+    log.write_text("epoch,loss\n" + "".join(f"{e},0.{e}\n" for e in range(6)))
+    _trim_log(log, 4)  # the backup holds 4 finished epochs: epochs 4 and 5 run again
+    assert log.read_text() == "epoch,loss\n0,0.0\n1,0.1\n2,0.2\n3,0.3\n"
+    _trim_log(tmp_path / "missing.csv", 2)  # nothing to trim

@@ -1,0 +1,741 @@
+"""Fast CPU inference: fold BatchNorm, export to TFLite / SavedModel / ONNX, run the export.
+
+* :func:`fold_batchnorm` returns a copy of a Keras model where every ``Conv -> BatchNormalization``
+  pair (a linear conv whose output only feeds the BN) is one conv with a bias: ``W' = W * s``,
+  ``b' = (b - mean) * s + beta`` with ``s = gamma / sqrt(var + eps)``. Same outputs (to float
+  rounding), one op less per layer. Works on any functional or Sequential model (DnCNN, FFDNet,
+  the dilated residual CNN, the U-Net); a BN that does not directly follow such a conv raises
+  ``ValueError`` (``strict=False`` keeps it instead).
+* :func:`export` writes ``format="tflite"`` (default; BN folded first, dynamic batch/height/
+  width, so one file runs any image size), ``"saved_model"`` (a TF SavedModel folder with a
+  ``serve`` endpoint) or ``"onnx"`` (needs the optional ``tf2onnx`` + ``onnx`` packages).
+  TFLite ``quantize=``: ``None`` (float32), ``"float16"`` (fp16 weights), ``"dynamic"`` (int8
+  weights, float activations) or ``"int8"`` (int8 weights and activations, calibrated on noisy
+  patches of ``calibration`` images; the file keeps float32 inputs and outputs). The model's
+  name, channels, noise-level input and tiling geometry travel inside the file (TFLite
+  metadata, ONNX metadata props, ``assets.extra/denoise_tf.json`` of a SavedModel).
+* :func:`load_exported` returns an :class:`ExportedModel` that :func:`denoise_tf.inference.denoise`
+  and :class:`~denoise_tf.inference.NeuralDenoiser` take like a Keras model (tiling, multi-pass,
+  self-ensemble, sigma for FFDNet). TFLite runs on the LiteRT interpreter (``ai_edge_litert``
+  when installed, else ``tf.lite.Interpreter``) with XNNPACK and ``num_threads`` threads.
+* :func:`quantization_loss` measures PSNR of the Keras model and of an export on the same noisy
+  images.
+
+Example::
+
+    from denoise_tf import export, inference, pretrained
+    model = pretrained.load("dncnn-s25")
+    export.export(model, "dncnn-s25.tflite")
+    fast = export.load_exported("dncnn-s25.tflite")
+    clean = inference.denoise(fast, noisy, tile=256)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+FORMATS = ("tflite", "saved_model", "onnx")
+QUANTIZE = (None, "float16", "dynamic", "int8")
+METADATA_NAME = "denoise_tf"
+_SAVED_MODEL_META = Path("assets.extra") / "denoise_tf.json"
+
+
+# --------------------------------------------------------------------------------------------
+# BatchNorm folding
+
+
+def _conv_classes():
+    from keras import layers as klayers
+
+    return (klayers.Conv1D, klayers.Conv2D, klayers.Conv3D)
+
+
+def _history_op(tensor):
+    history = getattr(tensor, "_keras_history", None)
+    return None if history is None else history[0]
+
+
+def _foldable(model) -> tuple[dict, list]:
+    """``({conv name: bn layer}, [names of BN layers that cannot be folded])``."""
+    import keras
+    from keras import layers as klayers
+
+    convs = _conv_classes()
+    bns = [layer for layer in model.layers if isinstance(layer, klayers.BatchNormalization)]
+    if not bns:
+        return {}, []
+
+    def conv_ok(layer) -> bool:
+        return (
+            isinstance(layer, convs)
+            and getattr(layer, "data_format", "channels_last") == "channels_last"
+            and layer.activation in (keras.activations.linear, None)
+        )
+
+    def axis_ok(bn, rank) -> bool:
+        axis = bn.axis if isinstance(bn.axis, int) else (bn.axis[0] if len(bn.axis) == 1 else None)
+        return axis is not None and axis in (-1, rank - 1)
+
+    pairs, bad = {}, []
+    if isinstance(model, keras.Sequential):
+        layers = model.layers
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, klayers.BatchNormalization):
+                continue
+            prev = layers[i - 1] if i > 0 else None
+            if prev is not None and conv_ok(prev) and axis_ok(layer, len(prev.kernel.shape)):
+                pairs[prev.name] = layer
+            else:
+                bad.append(layer.name)
+        return pairs, bad
+
+    consumers: dict[int, int] = {}
+    for layer in model.layers:
+        for node in layer._inbound_nodes:
+            for tensor in node.input_tensors:
+                op = _history_op(tensor)
+                consumers[id(op)] = consumers.get(id(op), 0) + 1
+    for tensor in model.outputs:
+        op = _history_op(tensor)
+        consumers[id(op)] = consumers.get(id(op), 0) + 1
+    for bn in bns:
+        nodes = bn._inbound_nodes
+        producer = _history_op(nodes[0].input_tensors[0]) if len(nodes) == 1 and nodes[0].input_tensors else None
+        if (
+            producer is not None
+            and conv_ok(producer)
+            and len(producer._inbound_nodes) == 1
+            and consumers.get(id(producer), 0) == 1
+            and axis_ok(bn, len(nodes[0].input_tensors[0].shape))
+        ):
+            pairs[producer.name] = bn
+        else:
+            bad.append(bn.name)
+    return pairs, bad
+
+
+def _folded_weights(conv, bn) -> list[np.ndarray]:
+    kernel = np.asarray(conv.kernel, dtype=np.float64)
+    bias = np.asarray(conv.bias, dtype=np.float64) if conv.use_bias else np.zeros(kernel.shape[-1])
+    gamma = np.asarray(bn.gamma, dtype=np.float64) if bn.scale else 1.0
+    beta = np.asarray(bn.beta, dtype=np.float64) if bn.center else 0.0
+    mean = np.asarray(bn.moving_mean, dtype=np.float64)
+    var = np.asarray(bn.moving_variance, dtype=np.float64)
+    scale = gamma / np.sqrt(var + bn.epsilon)
+    return [(kernel * scale).astype(np.float32), ((bias - mean) * scale + beta).astype(np.float32)]
+
+
+def fold_batchnorm(model, strict: bool = True):
+    """A new model equal to ``model`` with every ``Conv -> BatchNormalization`` pair merged into one conv.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Functional or Sequential (inference-mode BN: the moving mean and variance are used).
+    strict : bool
+        Raise if a BN layer cannot be folded (it does not directly follow a linear conv whose
+        output feeds only that BN); False keeps such layers unchanged.
+
+    Returns
+    -------
+    keras.Model
+        Same inputs, outputs and name; folded convs get a bias, the BN layers are gone (an
+        ``Identity`` layer stands in their place in a Sequential model). The input model is
+        not changed. A model without BN comes back as a plain copy.
+
+    Raises
+    ------
+    ValueError
+        ``strict`` and a BN layer that cannot be folded (named in the message).
+    """
+    import keras
+    from keras import layers as klayers
+
+    pairs, bad = _foldable(model)
+    top = {id(layer) for layer in model.layers}
+    bad += [
+        layer.name
+        for layer in model._flatten_layers(include_self=False)
+        if isinstance(layer, klayers.BatchNormalization) and id(layer) not in top
+    ]  # BN inside a nested model: not folded
+    if bad and strict:
+        raise ValueError(
+            f"fold_batchnorm: BatchNormalization layer(s) {bad} of model {model.name!r} do not directly follow a "
+            "linear (no activation), channels-last Conv1D/2D/3D used only by that BN, in the model itself (not a "
+            "nested model); expected conv -> BN pairs "
+            "(pass strict=False to keep these layers unfolded)"
+        )
+    bn_names = {bn.name for bn in pairs.values()}
+    sequential = isinstance(model, keras.Sequential)
+
+    def clone_function(layer):
+        if layer.name in pairs:
+            config = layer.get_config()
+            config["use_bias"] = True
+            config["bias_initializer"] = "zeros"
+            return layer.__class__.from_config(config)
+        if sequential and layer.name in bn_names:
+            return keras.layers.Identity(name=layer.name)
+        return layer.__class__.from_config(layer.get_config())
+
+    options = {"clone_function": clone_function}
+    if not sequential:
+
+        def call_function(layer, *args, **kwargs):
+            if layer.name in bn_names:
+                return args[0]
+            return layer(*args, **kwargs)
+
+        options["call_function"] = call_function
+    folded = keras.models.clone_model(model, **options)
+    for layer in model.layers:
+        if layer.name in bn_names or not layer.weights:
+            continue
+        target = folded.get_layer(layer.name)
+        if layer.name in pairs:
+            target.set_weights(_folded_weights(layer, pairs[layer.name]))
+        else:
+            target.set_weights(layer.get_weights())
+    return folded
+
+
+def has_batchnorm(model) -> bool:
+    """True if ``model`` (or a nested model) holds a BatchNormalization layer."""
+    from keras import layers as klayers
+
+    return any(isinstance(layer, klayers.BatchNormalization) for layer in model._flatten_layers(include_self=False))
+
+
+# --------------------------------------------------------------------------------------------
+# Export
+
+
+def _model_info(model) -> dict:
+    from . import __version__
+    from .inference import _geometry, model_channels, takes_level
+
+    align, radius = _geometry(model)
+    return {
+        "name": model.name,
+        "channels": model_channels(model),
+        "takes_level": takes_level(model),
+        "align": int(align),
+        "radius": int(min(radius, 1 << 30)),
+        "denoise_tf": __version__,
+    }
+
+
+def _input_specs(model, info: dict) -> list:
+    import tensorflow as tf
+
+    specs = [tf.TensorSpec((None, None, None, info["channels"]), tf.float32, name="image")]
+    if info["takes_level"]:
+        specs.append(tf.TensorSpec((None, 1), tf.float32, name="level"))
+    return specs
+
+
+def _endpoint(model, info: dict):
+    if info["takes_level"]:
+        return lambda image, level: model([image, level], training=False)
+    return lambda image: model(image, training=False)
+
+
+def _write_saved_model(model, info: dict, folder) -> None:
+    import keras
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint("serve", _endpoint(model, info), input_signature=_input_specs(model, info))
+    archive.write_out(str(folder), verbose=False)
+
+
+def _calibration_patches(images, info: dict, patch_size: int, count: int, sigma, seed: int) -> list:
+    """Noisy calibration inputs: random crops of the clean images plus Gaussian noise at ``sigma``."""
+    if isinstance(images, np.ndarray):
+        images = list(images) if images.ndim == 4 else [images]
+    images = [np.asarray(image, dtype=np.float32) for image in images]
+    if not images:
+        raise ValueError("calibration is empty: expected a few clean (H, W, C) float32 images in [0, 1]")
+    for image in images:
+        if image.ndim != 3 or image.shape[-1] != info["channels"]:
+            raise ValueError(
+                f"calibration images must be (H, W, {info['channels']}) float32 in [0, 1] (the model's channels), "
+                f"got shape {image.shape}"
+            )
+    rng = np.random.default_rng(seed)
+    low, high = (float(sigma), float(sigma)) if np.isscalar(sigma) else (float(sigma[0]), float(sigma[1]))
+    samples = []
+    for k in range(count):
+        image = images[k % len(images)]
+        h, w, _ = image.shape
+        ph, pw = min(patch_size, h), min(patch_size, w)
+        y, x = rng.integers(0, h - ph + 1), rng.integers(0, w - pw + 1)
+        level = rng.uniform(low, high)
+        patch = image[y : y + ph, x : x + pw] + rng.normal(0.0, level / 255.0, (ph, pw, image.shape[-1]))
+        sample = {"image": patch[None].astype(np.float32)}
+        if info["takes_level"]:
+            sample["level"] = np.full((1, 1), level / 255.0, np.float32)
+        samples.append(sample)
+    return samples
+
+
+def _convert_tflite(model, info: dict, quantize, samples) -> tuple[bytes, dict]:
+    import tensorflow as tf
+
+    notes = {}
+    with tempfile.TemporaryDirectory() as folder:
+        _write_saved_model(model, info, folder)
+
+        def converter(ops):
+            conv = tf.lite.TFLiteConverter.from_saved_model(folder)
+            conv.target_spec.supported_ops = ops
+            if quantize == "float16":
+                conv.optimizations = [tf.lite.Optimize.DEFAULT]
+                conv.target_spec.supported_types = [tf.float16]
+            elif quantize == "dynamic":
+                conv.optimizations = [tf.lite.Optimize.DEFAULT]
+            elif quantize == "int8":
+                conv.optimizations = [tf.lite.Optimize.DEFAULT]
+                conv.representative_dataset = lambda: iter(samples)
+            return conv
+
+        first = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8] if quantize == "int8" else [tf.lite.OpsSet.TFLITE_BUILTINS]
+        attempts = [first]
+        if quantize == "int8":
+            attempts.append([tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS])
+        attempts.append([tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS])
+        errors = []
+        for ops in attempts:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # the calibrator's tf.lite.Interpreter deprecation notice
+                    content = converter(ops).convert()
+            except Exception as error:  # converter errors are plain Exceptions / ConverterError
+                message = str(error).strip()
+                errors.append(f"{[o.name for o in ops]}: {message.splitlines()[-1] if message else repr(error)}")
+                continue
+            notes["ops"] = [o.name for o in ops]
+            return content, notes
+    raise RuntimeError(f"TFLite conversion of {model.name!r} failed: " + "; ".join(errors))
+
+
+def _embed_tflite_metadata(content: bytes, meta: dict) -> bytes:
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    obj = flatbuffer_utils.convert_bytearray_to_object(bytearray(content))
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    obj.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name = METADATA_NAME
+    entry.buffer = len(obj.buffers) - 1
+    obj.metadata = [m for m in (obj.metadata or []) if m.name not in (METADATA_NAME, METADATA_NAME.encode())] + [entry]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(obj))
+
+
+def _read_tflite_metadata(content: bytes) -> dict:
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    root = schema.Model.GetRootAs(content, 0)
+    for i in range(root.MetadataLength()):
+        entry = root.Metadata(i)
+        name = entry.Name()
+        if (name.decode() if isinstance(name, bytes) else name) == METADATA_NAME:
+            return json.loads(root.Buffers(entry.Buffer()).DataAsNumpy().tobytes().decode())
+    return {}
+
+
+def _write_onnx(model, info: dict, path: Path, meta: dict) -> None:
+    try:
+        import onnx
+        import tf2onnx
+    except ImportError as error:
+        raise ImportError(
+            f"format='onnx' needs the optional packages tf2onnx and onnx (and onnxruntime to run it): "
+            f"pip install tf2onnx onnx onnxruntime ({error})"
+        ) from error
+    import tensorflow as tf
+
+    specs = _input_specs(model, info)
+    function = tf.function(_endpoint(model, info), input_signature=specs)
+    proto, _ = tf2onnx.convert.from_function(function, input_signature=specs, opset=17)
+    onnx.helper.set_model_props(proto, {METADATA_NAME: json.dumps(meta)})
+    onnx.save(proto, str(path))
+
+
+def export(
+    model,
+    path,
+    format: str = "tflite",
+    quantize: str | None = None,
+    calibration=None,
+    *,
+    sigma=25.0,
+    calibration_patches: int = 64,
+    patch_size: int = 64,
+    fold: bool = True,
+    overwrite: bool = False,
+    seed: int = 0,
+) -> Path:
+    """Export a Keras denoising model for fast CPU inference.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A denoising model (one input ``(N, H, W, C)``, or ``[noisy, level (N, 1)]``).
+    path : str or PathLike
+        Output file (``tflite``, ``onnx``) or folder (``saved_model``).
+    format : {"tflite", "saved_model", "onnx"}
+    quantize : {None, "float16", "dynamic", "int8"}
+        TFLite only: float32, fp16 weights, int8 weights (dynamic range), or full int8
+        (weights and activations; needs ``calibration``). Inputs and outputs stay float32.
+    calibration : images
+        Clean ``(H, W, C)`` float32 images in [0, 1] (a list or an ``(N, H, W, C)`` array) for
+        ``quantize="int8"``; ``calibration_patches`` random ``patch_size`` crops of them, with
+        Gaussian noise of ``sigma`` (0-255; a ``(low, high)`` pair draws it per patch, and
+        level-input models get ``sigma / 255``), set the activation ranges.
+    fold : bool
+        Fold BatchNorm into the convs first (:func:`fold_batchnorm`, non-strict).
+    overwrite : bool
+        Replace an existing ``path``; otherwise an existing path raises ``FileExistsError``.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``format`` or ``quantize``, ``quantize`` with a non-TFLite format, ``int8``
+        without ``calibration``, calibration images of the wrong shape.
+    FileExistsError
+        ``path`` exists and ``overwrite`` is False (or it is a folder that is not a SavedModel).
+    """
+    if format not in FORMATS:
+        raise ValueError(f"unknown export format {format!r}: expected one of {list(FORMATS)}")
+    if quantize not in QUANTIZE:
+        raise ValueError(f"unknown quantize {quantize!r}: expected one of {list(QUANTIZE)}")
+    if quantize is not None and format != "tflite":
+        raise ValueError(f"quantize={quantize!r} is for format='tflite' only, got format={format!r}")
+    if quantize == "int8" and calibration is None:
+        raise ValueError(
+            "quantize='int8' needs calibration images: pass calibration= a few clean (H, W, C) float32 images in [0, 1]"
+        )
+    path = Path(path)
+    if path.exists():
+        if not overwrite:
+            raise FileExistsError(f"{path} exists: pass overwrite=True to replace it")
+        if path.is_dir() and not (path / "saved_model.pb").is_file():
+            raise FileExistsError(f"{path} is a folder but not a SavedModel: refusing to replace it")
+    info = _model_info(model)
+    source = model
+    if fold and has_batchnorm(model):
+        model = fold_batchnorm(model, strict=False)
+    meta = {**info, "format": format, "quantize": quantize, "batchnorm_folded": bool(fold and has_batchnorm(source))}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if format == "tflite":
+        samples = None
+        if quantize == "int8":
+            samples = _calibration_patches(calibration, info, patch_size, calibration_patches, sigma, seed)
+            meta["calibration"] = {"patches": len(samples), "patch_size": patch_size, "sigma": sigma}
+        content, notes = _convert_tflite(model, info, quantize, samples)
+        meta.update(notes)
+        content = _embed_tflite_metadata(content, meta)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_bytes(content)
+        os.replace(tmp, path)
+    elif format == "saved_model":
+        with tempfile.TemporaryDirectory(dir=path.parent) as folder:
+            staging = Path(folder) / "model"
+            _write_saved_model(model, info, staging)
+            (staging / _SAVED_MODEL_META).parent.mkdir(parents=True, exist_ok=True)
+            (staging / _SAVED_MODEL_META).write_text(json.dumps(meta, indent=2))
+            if path.exists():
+                shutil.rmtree(path)
+            shutil.move(str(staging), str(path))
+    else:
+        tmp = path.with_name(path.name + ".tmp")
+        _write_onnx(model, info, tmp, meta)
+        os.replace(tmp, path)
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# Loading and running an export
+
+
+def _interpreter_class():
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        return Interpreter
+    except ImportError:
+        import tensorflow as tf
+
+        return tf.lite.Interpreter
+
+
+class _TFLiteRunner:
+    """``f(image[, level]) -> ndarray`` on a TFLite interpreter; resizes the inputs when the shape changes."""
+
+    def __init__(self, content: bytes, num_threads: int):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tf.lite.Interpreter's deprecation notice
+            self.interpreter = _interpreter_class()(model_content=content, num_threads=num_threads)
+        inputs = self.interpreter.get_input_details()
+        by_rank = {len(d["shape_signature"]): d for d in inputs}
+        if 4 not in by_rank or len(inputs) > 2:
+            shapes = [d["shape_signature"].tolist() for d in inputs]
+            raise ValueError(f"TFLite model inputs {shapes}: expected (N, H, W, C) [and (N, 1)]")
+        self.image = by_rank[4]
+        self.level = by_rank.get(2) if len(inputs) == 2 else None
+        self.output = self.interpreter.get_output_details()[0]
+        self.shapes = None
+        self.lock = threading.Lock()
+
+    @staticmethod
+    def _quantize(detail, value):
+        if detail["dtype"] in (np.int8, np.uint8, np.int16):
+            scale, zero = detail["quantization"]
+            info = np.iinfo(detail["dtype"])
+            return np.clip(np.round(value / scale + zero), info.min, info.max).astype(detail["dtype"])
+        return value.astype(detail["dtype"], copy=False)
+
+    def __call__(self, image, level=None):
+        image = np.ascontiguousarray(image, dtype=np.float32)
+        if (level is None) != (self.level is None):
+            raise ValueError(f"this model takes {'[image, level]' if self.level is not None else 'one image input'}")
+        if level is not None:
+            level = np.ascontiguousarray(np.reshape(level, (-1, 1)), dtype=np.float32)
+        with self.lock:
+            it = self.interpreter
+            shapes = (image.shape, None if level is None else level.shape)
+            if shapes != self.shapes:
+                it.resize_tensor_input(self.image["index"], image.shape, strict=False)
+                if level is not None:
+                    it.resize_tensor_input(self.level["index"], level.shape, strict=False)
+                it.allocate_tensors()
+                self.shapes = shapes
+            it.set_tensor(self.image["index"], self._quantize(self.image, image))
+            if level is not None:
+                it.set_tensor(self.level["index"], self._quantize(self.level, level))
+            it.invoke()
+            out = it.get_tensor(self.output["index"])
+        if self.output["dtype"] != np.float32:
+            scale, zero = self.output["quantization"]
+            return ((out.astype(np.float32) - zero) * scale).astype(np.float32)
+        return np.array(out, dtype=np.float32)
+
+
+class _SavedModelRunner:
+    def __init__(self, path: Path):
+        import tensorflow as tf
+
+        self.loaded = tf.saved_model.load(str(path))
+        self.function = getattr(self.loaded, "serve", None) or self.loaded.signatures["serving_default"]
+
+    def __call__(self, image, level=None):
+        args = (image,) if level is None else (image, np.reshape(level, (-1, 1)).astype(np.float32))
+        out = self.function(*[np.asarray(a, np.float32) for a in args])
+        if isinstance(out, dict):
+            out = next(iter(out.values()))
+        return np.asarray(out, dtype=np.float32)
+
+
+class _OnnxRunner:
+    def __init__(self, path: Path, num_threads: int):
+        try:
+            import onnxruntime
+        except ImportError as error:
+            raise ImportError(f"running an ONNX export needs onnxruntime: pip install onnxruntime ({error})") from error
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = num_threads
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        inputs = self.session.get_inputs()
+        self.image = next(i.name for i in inputs if len(i.shape) == 4)
+        self.level = next((i.name for i in inputs if len(i.shape) == 2), None)
+
+    def __call__(self, image, level=None):
+        feed = {self.image: np.asarray(image, np.float32)}
+        if self.level is not None:
+            feed[self.level] = np.reshape(level, (-1, 1)).astype(np.float32)
+        return np.asarray(self.session.run(None, feed)[0], dtype=np.float32)
+
+
+class _InputSpec:
+    """Stands in for a Keras input tensor: ``shape`` and ``name``."""
+
+    def __init__(self, shape, name):
+        self.shape = tuple(shape)
+        self.name = name
+        self.dtype = "float32"
+
+    def __repr__(self):
+        return f"<input {self.name} shape={self.shape}>"
+
+
+def _numpy_call(runner):
+    """The ``compiled_call`` function of an export (holds the runner, not the model)."""
+
+    def call(*inputs):
+        return runner(inputs[0], inputs[1] if len(inputs) > 1 else None)
+
+    return call
+
+
+class ExportedModel:
+    """An exported denoiser that :func:`denoise_tf.inference.denoise` accepts like a Keras model.
+
+    Attributes: ``name``, ``format``, ``quantize``, ``path``, ``metadata`` (what :func:`export`
+    stored), ``inputs`` (``[image]`` or ``[image, level]`` with ``.shape``), ``geometry``
+    (``(alignment, receptive radius)``, the tiling constraints). Calling it (or
+    ``predict_on_batch``) on ``(N, H, W, C)`` float32 (``[noisy, level]`` for level models)
+    returns the raw ``(N, H, W, C)`` float32 output.
+    """
+
+    def __init__(self, runner, metadata: dict, path: Path, channels: int | None, takes_level: bool, name=None):
+        self._run = runner
+        self.metadata = dict(metadata)
+        self.path = Path(path)
+        self.format = metadata.get("format")
+        self.quantize = metadata.get("quantize")
+        self.name = name or metadata.get("name") or self.path.stem
+        self.inputs = [_InputSpec((None, None, None, channels), "image")]
+        if takes_level:
+            self.inputs.append(_InputSpec((None, 1), "level"))
+        # Without stored geometry: tile positions on multiples of 8 suit any 2/4/8 down-sampling.
+        self.geometry = (int(metadata.get("align", 8)), int(metadata.get("radius", 1 << 30)))
+        #: ``f(noisy[, level]) -> ndarray``, the export's compiled call (holds the runner, not ``self``).
+        self.numpy_call = _numpy_call(runner)
+
+    def __call__(self, inputs, training=False):
+        if isinstance(inputs, (list, tuple)):
+            return self._run(*inputs)
+        return self._run(inputs)
+
+    def predict_on_batch(self, inputs):
+        return self(inputs)
+
+    def __repr__(self):
+        return f"ExportedModel({self.name!r}, format={self.format!r}, quantize={self.quantize!r}, path='{self.path}')"
+
+
+def load_exported(path, num_threads: int = 2, name: str | None = None) -> ExportedModel:
+    """Load what :func:`export` wrote (a ``.tflite`` / ``.onnx`` file or a SavedModel folder).
+
+    Parameters
+    ----------
+    num_threads : int
+        CPU threads of the TFLite interpreter (XNNPACK) or the ONNX Runtime session.
+
+    Raises
+    ------
+    FileNotFoundError
+        Nothing at ``path``.
+    ValueError
+        ``path`` is not a TFLite flatbuffer, an ONNX file or a SavedModel folder.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no exported model at {path}: expected a .tflite or .onnx file or a SavedModel folder")
+    if path.is_dir():
+        if not (path / "saved_model.pb").is_file():
+            raise ValueError(f"{path} is a folder without saved_model.pb: expected a SavedModel folder")
+        meta_file = path / _SAVED_MODEL_META
+        meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {"format": "saved_model"}
+        runner = _SavedModelRunner(path)
+        channels = meta.get("channels")
+        takes_level = bool(meta.get("takes_level", False))
+        return ExportedModel(runner, meta, path, channels, takes_level, name)
+    content = path.read_bytes()
+    if content[4:8] == b"TFL3":
+        meta = {"format": "tflite", **_read_tflite_metadata(content)}
+        runner = _TFLiteRunner(content, num_threads)
+        channels = int(runner.image["shape_signature"][-1])
+        return ExportedModel(runner, meta, path, channels, runner.level is not None, name)
+    if path.suffix.lower() == ".onnx":
+        import onnx
+
+        proto = onnx.load(str(path), load_external_data=False)
+        props = {p.key: p.value for p in proto.metadata_props}
+        meta = {"format": "onnx", **json.loads(props.get(METADATA_NAME, "{}"))}
+        runner = _OnnxRunner(path, num_threads)
+        channels = meta.get("channels")
+        return ExportedModel(runner, meta, path, channels, runner.level is not None, name)
+    raise ValueError(f"{path}: not a TFLite flatbuffer (no TFL3 identifier), an .onnx file or a SavedModel folder")
+
+
+# --------------------------------------------------------------------------------------------
+# Accuracy of an export
+
+
+def quantization_loss(model, exported, images, sigma: float = 25.0, seed: int = 0, **options) -> dict:
+    """PSNR of the Keras model and of its export on the same noisy images.
+
+    ``images``: clean ``(H, W, C)`` float32 images in [0, 1] (a list, or an ``(N, H, W, C)``
+    array); image ``k`` gets Gaussian noise of ``sigma`` (0-255) from seed ``[seed, k]`` (not
+    clipped). ``exported``: an :class:`ExportedModel` or a path. ``options`` go to
+    :func:`denoise_tf.inference.denoise` for both (``tile``, ``overlap``...).
+
+    Returns
+    -------
+    dict
+        ``psnr_noisy``, ``psnr_keras``, ``psnr_exported`` (means over the images, dB),
+        ``difference`` (``psnr_keras - psnr_exported``: the loss of the export, positive when
+        it is worse), ``psnr_between`` (exported output against the Keras output), ``images``,
+        ``sigma``.
+    """
+    from .inference import denoise
+    from .metrics import psnr
+
+    if not isinstance(exported, ExportedModel):
+        exported = load_exported(exported)
+    if isinstance(images, np.ndarray):
+        images = list(images) if images.ndim == 4 else [images]
+    rows = []
+    for k, clean in enumerate(images):
+        clean = np.asarray(clean, dtype=np.float32)
+        rng = np.random.default_rng([seed, k])
+        noisy = (clean + rng.normal(0.0, sigma / 255.0, clean.shape)).astype(np.float32)
+        reference = denoise(model, noisy, sigma=sigma, **options)
+        fast = denoise(exported, noisy, sigma=sigma, **options)
+        rows.append(
+            (
+                float(psnr(clean, np.clip(noisy, 0, 1))),
+                float(psnr(clean, reference)),
+                float(psnr(clean, fast)),
+                float(psnr(reference, fast)) if not np.array_equal(reference, fast) else float("inf"),
+            )
+        )
+    noisy_db, keras_db, export_db, between = (float(np.mean(column)) for column in zip(*rows))
+    return {
+        "psnr_noisy": noisy_db,
+        "psnr_keras": keras_db,
+        "psnr_exported": export_db,
+        "difference": keras_db - export_db,
+        "psnr_between": between,
+        "images": len(rows),
+        "sigma": float(sigma),
+    }
+
+
+__all__ = [
+    "FORMATS",
+    "QUANTIZE",
+    "ExportedModel",
+    "export",
+    "fold_batchnorm",
+    "has_batchnorm",
+    "load_exported",
+    "quantization_loss",
+]

@@ -1,0 +1,698 @@
+"""A Gradio web demo: denoise your own photo (or a bundled sample) in the browser.
+
+``python -m denoise_tf demo --web`` serves it on http://127.0.0.1:7860 (``--port``, ``--share``);
+from a notebook or Colab, ``from denoise_tf import web; web.launch()`` shows it inline.
+
+The page takes an uploaded image (or a bundled sample from :func:`denoise_tf.demo.sample_images`),
+optionally adds synthetic noise (a kind from :func:`denoise_tf.noise.available` and the strength
+of its first numeric parameter, seeded), runs a denoiser (shipped weights from
+:func:`denoise_tf.pretrained.available` and classical methods from
+:func:`denoise_tf.classical.available`, both listed from their registries) and shows original /
+noisy / denoised side by side, a before/after slider (``gr.ImageSlider`` where the installed
+Gradio has it), PSNR/SSIM when a clean reference exists (the clean image behind synthetic noise,
+or an uploaded reference), the time taken and a download button for the result.
+
+Large images (a side over :data:`TILE` pixels) run through tiled inference
+(:func:`denoise_tf.inference.denoise` with ``tile=TILE``) under a progress bar. Images over
+:data:`DEFAULT_MAX_PIXELS` (16 megapixels) are refused with a message; raise the limit with the
+``DENOISE_TF_WEB_MAX_PIXELS`` environment variable or ``build_app(max_pixels=...)``.
+
+Input handling (every problem becomes a message in the page's status box; the app keeps
+serving): a file that is not an image or is corrupt is refused; a 16-bit PNG/TIFF is scaled by
+65535 (and the result saved as 16-bit PNG); an alpha channel is dropped; a colour image given to
+a gray model is denoised channel by channel; a gray image given to a colour model is repeated to
+RGB and the result converted back to gray.
+
+The processing is in plain functions (:func:`load_image`, :func:`process`...) that the tests call
+without a browser; Gradio is imported only by :func:`build_app` / :func:`launch`.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+import re
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+#: Environment variable that overrides :data:`DEFAULT_MAX_PIXELS`.
+ENV_MAX_PIXELS = "DENOISE_TF_WEB_MAX_PIXELS"
+#: Largest image (height x width) the app accepts unless raised: 16 megapixels.
+DEFAULT_MAX_PIXELS = 16_000_000
+#: Images with a side longer than this run tiled (tiles of TILE x TILE, 32 pixels overlap).
+TILE = 512
+#: Noise choice meaning "use the image as it is".
+NO_NOISE = "none"
+#: Sliders stop at 10x the default for parameters whose allowed range is huge (Poisson peak).
+_HUGE = 1000.0
+
+
+class InputError(ValueError):
+    """A problem with the user's input, shown as a message in the page."""
+
+
+# --------------------------------------------------------------------------------------------
+# Registries
+
+
+def max_pixels(value: int | None = None) -> int:
+    """The pixel limit: ``value``, else ``$DENOISE_TF_WEB_MAX_PIXELS``, else :data:`DEFAULT_MAX_PIXELS`."""
+    if value is None:
+        text = os.environ.get(ENV_MAX_PIXELS, "").strip()
+        if not text:
+            return DEFAULT_MAX_PIXELS
+        try:
+            value = int(float(text))
+        except ValueError:
+            raise ValueError(f"{ENV_MAX_PIXELS} must be a number of pixels, got {text!r}") from None
+    if value < 1:
+        raise ValueError(f"max_pixels must be >= 1, got {value}")
+    return int(value)
+
+
+def denoiser_names() -> list[str]:
+    """Shipped neural weights (sorted), then the classical methods (sorted)."""
+    from . import classical, pretrained
+
+    return list(pretrained.available()) + sorted(classical.available())
+
+
+def denoiser_choices() -> list[tuple[str, str]]:
+    """``(label, name)`` pairs for the denoiser menu, from the two registries."""
+    from . import pretrained
+
+    neural = set(pretrained.available())
+    return [(f"{n} ({'neural' if n in neural else 'classical'})", n) for n in denoiser_names()]
+
+
+def default_denoiser() -> str:
+    from .demo import default_model
+
+    return default_model()
+
+
+def noise_choices() -> list[str]:
+    """:data:`NO_NOISE` and the noise kinds of :func:`denoise_tf.noise.available`."""
+    from . import noise
+
+    return [NO_NOISE] + list(noise.available())
+
+
+def strength_param(kind: str) -> dict | None:
+    """The "strength" knob of a noise kind: its first numeric parameter with a scalar default.
+
+    Returns ``{"name", "low", "high", "default", "step", "doc"}`` or None (no such parameter,
+    e.g. ``mixed``, or :data:`NO_NOISE`).
+    """
+    from . import noise
+
+    if kind == NO_NOISE:
+        return None
+    kinds = noise.available()
+    if kind not in kinds:
+        raise InputError(f"unknown noise kind {kind!r}: expected one of {noise_choices()}")
+    for name, p in kinds[kind].items():
+        default = p["default"]
+        if p["type"] not in ("float", "int") or isinstance(default, (tuple, list)) or default is None:
+            continue
+        if p["low"] is None or p["high"] is None:
+            continue
+        low, high = float(p["low"]), float(p["high"])
+        if high - low > _HUGE and default > 0:
+            high = min(high, 10.0 * float(default))
+        step = 1.0 if p["type"] == "int" or high - low > 20 else (high - low) / 100.0
+        return {"name": name, "low": low, "high": high, "default": float(default), "step": step, "doc": p["doc"]}
+    return None
+
+
+def noise_spec(kind: str, strength: float | None = None) -> str | None:
+    """The noise spec text for ``kind`` at ``strength`` (its :func:`strength_param`); None for no noise."""
+    if kind in (None, "", NO_NOISE):
+        return None
+    param = strength_param(kind)
+    if param is None or strength is None:
+        return kind
+    value = min(max(float(strength), param["low"]), param["high"])
+    if param["step"] == 1.0 and float(value).is_integer():
+        value = int(value)
+    return f"{kind}:{param['name']}={value}"
+
+
+@dataclass(frozen=True)
+class DenoiserInfo:
+    name: str
+    neural: bool
+    channels: int | None  # 1 or 3 for neural models, None for classical (either)
+    level_input: bool  # takes a noise-level input (FFDNet): the sigma knob is required
+    uses_sigma: bool  # sigma matters (level-input models, classical methods that use it)
+
+
+def denoiser_info(name: str) -> DenoiserInfo:
+    """What the page needs to know about a denoiser (from the registries; no model is built)."""
+    from . import classical, pretrained
+
+    if name in pretrained.available():
+        entry = pretrained.entry(name)
+        level = entry.get("model", "") == "ffdnet" or "ffdnet" in name
+        channels = int(entry.get("model_options", {}).get("channels", 1))
+        return DenoiserInfo(name, True, channels, level, level)
+    if name in classical.available():
+        return DenoiserInfo(name, False, None, False, classical._method(name).uses_sigma)
+    raise InputError(f"unknown denoiser {name!r}: expected one of {denoiser_names()}")
+
+
+_LOAD_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=None)
+def _model(name: str):
+    from . import pretrained
+
+    return pretrained.load(name)
+
+
+def load_model(name: str):
+    """The shipped model ``name``, built once per process."""
+    with _LOAD_LOCK:
+        return _model(name)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading inputs
+
+
+def _header(path: Path) -> dict:
+    """Size, bit depth and alpha of an image file from its header (nothing decoded)."""
+    info = {"width": None, "height": None, "bits": 8, "alpha": False}
+    with open(path, "rb") as handle:
+        head = handle.read(32)
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+        info["width"] = int.from_bytes(head[16:20], "big")
+        info["height"] = int.from_bytes(head[20:24], "big")
+        info["bits"] = head[24]
+        info["alpha"] = head[25] in (4, 6)
+        return info
+    try:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            info["width"], info["height"] = im.size
+            info["bits"] = 16 if im.mode.startswith("I;16") or im.mode == "I" else 8
+            info["alpha"] = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
+    except Exception:  # not readable by Pillow: cv2 decides below
+        pass
+    return info
+
+
+def load_image(path, limit: int | None = None) -> tuple[np.ndarray, dict, list[str]]:
+    """Read an uploaded file: ``(image float32 (H, W, C) in [0, 1], header info, notes)``.
+
+    Raises :class:`InputError` for a missing, empty, non-image or corrupt file and for an image
+    over the pixel limit (:func:`max_pixels`); ``notes`` tell about conversions (16-bit, alpha).
+    """
+    from . import datasets
+
+    if path is None:
+        raise InputError("no image: upload one or pick a sample")
+    path = Path(path)
+    name = path.name
+    if not path.is_file():
+        raise InputError(f"{name}: file not found")
+    if path.stat().st_size == 0:
+        raise InputError(f"{name}: the file is empty")
+    limit = max_pixels(limit)
+    info = _header(path)
+    if info["width"] and info["height"] and info["width"] * info["height"] > limit:
+        raise InputError(_too_large(name, info["width"], info["height"], limit))
+    try:
+        image = datasets.read_image(path, color=None)
+    except Exception as error:  # cv2 errors, ValueError from read_image
+        reason = str(error).split(": ")[0] if isinstance(error, ValueError) else type(error).__name__
+        detail = "" if reason.startswith("not a readable image") else f" ({reason})"
+        raise InputError(f"{name}: not a readable image{detail}; expected a PNG, JPEG, BMP or TIFF file") from None
+    h, w = image.shape[:2]
+    if h * w > limit:
+        raise InputError(_too_large(name, w, h, limit))
+    notes = []
+    if info["bits"] == 16:
+        notes.append("16-bit image: scaled by 65535 (the result is saved as a 16-bit PNG)")
+    elif info["bits"] not in (8, 16) and info["bits"] < 8:
+        notes.append(f"{info['bits']}-bit image: read as 8-bit")
+    if info["alpha"]:
+        notes.append("alpha channel dropped (not composited)")
+    if not np.all(np.isfinite(image)):
+        raise InputError(f"{name}: the image contains NaN or infinite values")
+    return image, info, notes
+
+
+def _too_large(name: str, width: int, height: int, limit: int) -> str:
+    return (
+        f"{name}: {width}x{height} = {width * height / 1e6:.1f} megapixels is over the limit of "
+        f"{limit / 1e6:g} megapixels; raise it with the {ENV_MAX_PIXELS} environment variable "
+        "or build_app(max_pixels=...)"
+    )
+
+
+def sample_names() -> list[str]:
+    from .demo import sample_images
+
+    return sample_images(None, limit=100)[1]
+
+
+def load_sample(name: str) -> np.ndarray:
+    """A bundled sample image by file name (its own channels)."""
+    from .demo import sample_images
+
+    images, names = sample_images(None, limit=100)
+    if name not in names:
+        raise InputError(f"unknown sample {name!r}: expected one of {names}")
+    return images[names.index(name)]
+
+
+# --------------------------------------------------------------------------------------------
+# Processing
+
+
+@dataclass
+class Result:
+    """Everything the page shows for one request."""
+
+    original: np.ndarray
+    noisy: np.ndarray  # the denoiser's input (may leave [0, 1] for Gaussian noise)
+    denoised: np.ndarray
+    model: str
+    reference: np.ndarray | None = None
+    spec: str | None = None
+    sigma: float | None = None
+    tiled: bool = False
+    seconds: float = 0.0  # denoiser only
+    total_seconds: float = 0.0
+    notes: list = field(default_factory=list)
+    scores: dict = field(default_factory=dict)  # noisy_psnr, noisy_ssim, psnr, ssim (with a reference)
+
+
+def match_channels(image: np.ndarray, channels: int | None, model: str) -> tuple[np.ndarray, str | None]:
+    """How an image meets a model's channel count: ``(image, note)``.
+
+    Colour to a gray model: the three channels go as a batch of three gray images (the model
+    runs on each). Gray to a colour model: repeated to RGB (converted back after denoising).
+    """
+    have = image.shape[-1]
+    if channels is None or channels == have:
+        return image, None
+    if channels == 1 and have == 3:
+        return image, f"colour image, gray model {model}: denoised channel by channel (R, G, B)"
+    if channels == 3 and have == 1:
+        return image, f"gray image, colour model {model}: repeated to RGB, the result converted back to gray"
+    raise InputError(f"{model} expects {channels} channel(s), the image has {have}")
+
+
+def run_denoiser(model: str, noisy: np.ndarray, sigma: float | None = None, tile: int | None = None, progress: bool = False) -> np.ndarray:
+    """Denoise one ``(H, W, C)`` image with a shipped model (inference.denoise) or a classical method.
+
+    Channel mismatches are handled as :func:`match_channels` says; ``tile`` is passed to
+    :func:`denoise_tf.inference.denoise` (neural models only).
+    """
+    from . import classical, datasets, inference
+
+    info = denoiser_info(model)
+    if not info.neural:
+        return classical.get(model, sigma=sigma).denoise(noisy)
+    net = load_model(model)
+    channels = inference.model_channels(net)
+    options = {"tile": tile, "overlap": min(32, tile // 2)} if tile else {}
+    denoiser = inference.NeuralDenoiser(net, sigma=sigma, name=model, progress=progress, **options)
+    have = noisy.shape[-1]
+    if channels == 1 and have == 3:
+        out = denoiser.denoise(np.ascontiguousarray(np.moveaxis(noisy, -1, 0)[..., None]))
+        return np.ascontiguousarray(np.moveaxis(out[..., 0], 0, -1))
+    if channels == 3 and have == 1:
+        return datasets.convert_channels(denoiser.denoise(np.repeat(noisy, 3, axis=-1)), False)
+    return denoiser.denoise(noisy)
+
+
+def process(
+    image: np.ndarray,
+    model: str,
+    noise_kind: str | None = None,
+    strength: float | None = None,
+    seed: int = 0,
+    sigma: float | None = None,
+    reference: np.ndarray | None = None,
+    progress: bool = False,
+) -> Result:
+    """One request: add noise (optional), denoise, score.
+
+    Parameters
+    ----------
+    image : ndarray
+        ``(H, W, C)`` float32 in [0, 1]: the uploaded (possibly already noisy) image or a sample.
+    model : str
+        A name of :func:`denoiser_names`.
+    noise_kind, strength, seed
+        Synthetic noise (:func:`noise_spec`) from ``seed``; ``None`` / :data:`NO_NOISE`: none.
+    sigma : float or None
+        Noise level (0-255) for denoisers that use one; None estimates it from the noisy image.
+    reference : ndarray or None
+        Clean reference for PSNR/SSIM; with synthetic noise the clean image is ``image`` itself.
+    progress : bool
+        tqdm progress over tiles (a Gradio ``Progress(track_tqdm=True)`` shows it in the page).
+    """
+    from . import metrics, noise
+
+    start = time.perf_counter()
+    info = denoiser_info(model)
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3 or image.shape[-1] not in (1, 3):
+        raise InputError(f"expected an (H, W, 1) or (H, W, 3) image, got shape {image.shape}")
+    if min(image.shape[:2]) < 8:
+        raise InputError(f"image too small ({image.shape[1]}x{image.shape[0]}): at least 8x8 pixels")
+    notes = []
+    spec = noise_spec(noise_kind, strength) if noise_kind not in (None, "", NO_NOISE) else None
+    if spec:
+        noisy = noise.apply(image, spec, seed=[int(seed)])
+        if reference is None:
+            reference = image
+    else:
+        noisy = image
+    _, note = match_channels(noisy, info.channels, model)
+    if note:
+        notes.append(note)
+    if info.level_input and sigma is None:
+        sigma = float(noise.estimate_sigma(noisy))
+        notes.append(f"sigma estimated from the image: {sigma:.1f}")
+    elif not info.uses_sigma:
+        sigma = None
+    tile = TILE if info.neural and max(image.shape[:2]) > TILE else None
+    t0 = time.perf_counter()
+    denoised = run_denoiser(model, noisy, sigma=sigma, tile=tile, progress=progress)
+    seconds = time.perf_counter() - t0
+    scores = {}
+    if reference is not None:
+        reference = np.asarray(reference, dtype=np.float32)
+        if reference.ndim == 2:
+            reference = reference[..., None]
+        if reference.shape[:2] != image.shape[:2]:
+            notes.append(
+                f"reference is {reference.shape[1]}x{reference.shape[0]}, the image {image.shape[1]}x{image.shape[0]}: no PSNR/SSIM"
+            )
+            reference = None
+        else:
+            from .datasets import convert_channels
+
+            if reference.shape[-1] != image.shape[-1]:
+                notes.append("reference converted to the image's channels")
+                reference = convert_channels(reference, image.shape[-1] == 3)
+            clipped = np.clip(noisy, 0.0, 1.0)
+            scores = {
+                "noisy_psnr": float(metrics.psnr(reference, clipped)),
+                "noisy_ssim": float(metrics.ssim(reference, clipped)),
+                "psnr": float(metrics.psnr(reference, denoised)),
+                "ssim": float(metrics.ssim(reference, denoised)),
+            }
+    return Result(
+        original=image,
+        noisy=noisy,
+        denoised=denoised,
+        model=model,
+        reference=reference,
+        spec=spec,
+        sigma=sigma,
+        tiled=tile is not None,
+        seconds=seconds,
+        total_seconds=time.perf_counter() - start,
+        notes=notes,
+        scores=scores,
+    )
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Display copy: clipped, 8-bit, ``(H, W)`` for gray and ``(H, W, 3)`` for colour."""
+    out = np.round(np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+    return out[..., 0] if out.ndim == 3 and out.shape[-1] == 1 else out
+
+
+def metrics_markdown(result: Result) -> str:
+    """The scores and timing as a Markdown table (what the page shows)."""
+    h, w, c = result.denoised.shape
+    lines = []
+    if result.scores:
+        s = result.scores
+        lines += [
+            "| image | PSNR (dB) | SSIM |",
+            "|---|---|---|",
+            f"| noisy input | {s['noisy_psnr']:.2f} | {s['noisy_ssim']:.4f} |",
+            f"| denoised ({result.model}) | {s['psnr']:.2f} | {s['ssim']:.4f} |",
+            "",
+        ]
+    else:
+        lines += ["No clean reference: PSNR/SSIM need synthetic noise or an uploaded reference.", ""]
+    detail = f"{w}x{h} {'colour' if c == 3 else 'gray'}"
+    if result.spec:
+        detail += f", noise `{result.spec}`"
+    if result.sigma is not None:
+        detail += f", sigma {result.sigma:.1f}"
+    if result.tiled:
+        detail += f", tiled {TILE}x{TILE}"
+    lines.append(f"**Time:** denoiser {result.seconds:.3f} s, whole request {result.total_seconds:.3f} s ({detail})")
+    return "\n".join(lines)
+
+
+def display_files(result: Result, folder) -> tuple[str, str, str]:
+    """8-bit PNGs of the original (the clean reference when there is one), noisy and denoised images.
+
+    The page gets files written once per request rather than arrays: Gradio caches an array
+    output under its content hash and rewrites that file, which can cut short the download of
+    an identical output of a concurrent request; a file output is copied atomically.
+    """
+    from .datasets import save_image
+
+    clean = result.reference if result.reference is not None else result.original
+    images = {"original": clean, "noisy": np.clip(result.noisy, 0.0, 1.0), "denoised": result.denoised}
+    return tuple(str(save_image(Path(folder) / f"{key}.png", image)) for key, image in images.items())
+
+
+def save_result(result: Result, stem: str, folder, bits: int = 8) -> Path:
+    """Write the denoised image as ``<folder>/<stem>_<model>.png`` (8- or 16-bit)."""
+    from .datasets import save_image
+
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)[:60] or "image"
+    return save_image(Path(folder) / f"{safe}_{result.model}.png", result.denoised, bits=bits)
+
+
+# --------------------------------------------------------------------------------------------
+# The page
+
+
+def handle(
+    upload,
+    sample,
+    reference_upload,
+    noise_kind,
+    strength,
+    seed,
+    model,
+    sigma_auto,
+    sigma,
+    limit: int | None = None,
+    folder=None,
+    progress: bool = False,
+) -> dict:
+    """The page's request as plain data (what :func:`build_app`'s button calls).
+
+    Returns ``{"ok", "status", "result", "download"}``: ``ok`` False with the message in
+    ``status`` for bad input (never raises :class:`InputError`).
+    """
+    try:
+        notes = []
+        bits = 8
+        if upload:
+            image, info, notes = load_image(upload, limit)
+            stem = Path(upload).stem
+            bits = 16 if info["bits"] == 16 else 8
+        elif sample:
+            image, stem = load_sample(sample), Path(sample).stem
+        else:
+            raise InputError("no image: upload one or pick a sample")
+        reference = None
+        if reference_upload:
+            reference, _, _ = load_image(reference_upload, limit)
+        use_sigma = None if sigma_auto or sigma is None else float(sigma)
+        seed = 0 if seed in (None, "") else int(seed)
+        result = process(image, model, noise_kind, strength, seed, use_sigma, reference, progress=progress)
+        result.notes[:0] = notes
+        # One folder per request: concurrent requests on same-named files never share a result file.
+        folder = tempfile.mkdtemp(prefix="result_", dir=folder or _download_folder())
+        path = save_result(result, stem, folder, bits=bits)
+        status = "OK" + ("; " + "; ".join(result.notes) if result.notes else "")
+        return {"ok": True, "status": status, "result": result, "download": str(path)}
+    except InputError as error:
+        return {"ok": False, "status": f"Error: {error}", "result": None, "download": None}
+    except Exception as error:  # a denoiser failure: report it, keep serving
+        return {"ok": False, "status": f"Error: {type(error).__name__}: {error}", "result": None, "download": None}
+
+
+_FOLDER = None
+
+
+def _download_folder() -> Path:
+    global _FOLDER
+    if _FOLDER is None:
+        _FOLDER = Path(tempfile.mkdtemp(prefix="denoise_tf_web_"))
+    return _FOLDER
+
+
+def build_app(max_pixels: int | None = None, default_model: str | None = None, default_noise: str = "gaussian"):
+    """The Gradio app (``gr.Blocks``); its button is also the API endpoint ``/denoise``.
+
+    API inputs, in order: upload (file or None), sample name, reference (file or None), noise
+    kind, strength, seed, denoiser, estimate-sigma flag, sigma. Outputs: original, noisy,
+    denoised, before/after pair, scores (Markdown), status, result file.
+    """
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import gradio as gr
+
+    limit = globals()["max_pixels"](max_pixels)
+    models = denoiser_choices()
+    model = default_model or default_denoiser()
+    samples = sample_names()
+    first = strength_param(default_noise) if default_noise != NO_NOISE else None
+    info = denoiser_info(model)
+    has_slider = hasattr(gr, "ImageSlider")
+    requests = itertools.count(1)
+
+    def on_noise(kind):
+        p = strength_param(kind) if kind else None
+        if p is None:
+            return gr.update(visible=False)
+        label = f"{kind} {p['name']} ({p['doc'].split(';')[0]})"
+        return gr.update(visible=True, minimum=p["low"], maximum=p["high"], value=p["default"], step=p["step"], label=label)
+
+    def on_model(name):
+        show = denoiser_info(name).uses_sigma
+        return gr.update(visible=show), gr.update(visible=show)
+
+    def on_run(upload, sample, reference, noise_kind, strength, seed, model, sigma_auto, sigma, progress=gr.Progress(track_tqdm=True)):
+        progress(0, desc="denoising")
+        number = next(requests)
+        out = handle(upload, sample, reference, noise_kind, strength, seed, model, sigma_auto, sigma, limit=limit, progress=True)
+        status = f"[request {number}] {out['status']}"
+        if not out["ok"]:
+            gr.Warning(out["status"], duration=8)
+            return None, None, None, None, "", status, gr.update(value=None, interactive=False)
+        r = out["result"]
+        images = display_files(r, Path(out["download"]).parent)
+        pair = (images[1], images[2])
+        return (*images, pair, metrics_markdown(r), status, gr.update(value=out["download"], interactive=True))
+
+    with gr.Blocks(title="denoise_tf web demo") as app:
+        gr.Markdown(
+            "# denoise_tf: denoise your own photo\n"
+            f"Upload an image (PNG/JPEG/BMP/TIFF, up to {limit / 1e6:g} megapixels) or pick a sample, "
+            "optionally add synthetic noise, choose a denoiser and press **Denoise**. PSNR/SSIM are shown "
+            "when a clean reference exists (synthetic noise, or an uploaded reference)."
+        )
+        with gr.Row():
+            with gr.Column(scale=1):
+                upload = gr.File(label="Upload an image", type="filepath", height=140, elem_id="upload")
+                sample = gr.Dropdown(samples, value="camera.png" if "camera.png" in samples else (samples[0] if samples else None), label="...or a bundled sample (used when nothing is uploaded)", elem_id="sample")
+                reference = gr.File(label="Clean reference (optional, for PSNR/SSIM)", type="filepath", height=140, elem_id="reference")
+                noise_kind = gr.Dropdown(noise_choices(), value=default_noise, label="Add synthetic noise", elem_id="noise")
+                strength = gr.Slider(
+                    minimum=first["low"] if first else 0,
+                    maximum=first["high"] if first else 1,
+                    value=first["default"] if first else 0,
+                    step=first["step"] if first else 0.01,
+                    label=f"{default_noise} {first['name']}" if first else "strength",
+                    visible=first is not None,
+                    elem_id="strength",
+                )
+                seed = gr.Number(value=0, precision=0, label="Noise seed", elem_id="seed")
+                model_box = gr.Dropdown(models, value=model, label="Denoiser", elem_id="model")
+                sigma_auto = gr.Checkbox(value=True, label="Estimate sigma from the image", visible=info.uses_sigma, elem_id="sigma_auto")
+                sigma = gr.Slider(0, 75, value=25, step=1, label="sigma: noise level (0-255 scale)", visible=info.uses_sigma, elem_id="sigma")
+                run = gr.Button("Denoise", variant="primary", elem_id="run")
+            with gr.Column(scale=2):
+                status = gr.Textbox(label="Status", interactive=False, elem_id="status")
+                scores = gr.Markdown(elem_id="metrics")
+                if has_slider:
+                    pair = gr.ImageSlider(label="Before / after (drag the handle; fullscreen to zoom)", type="numpy", elem_id="compare")
+                else:
+                    pair = gr.Gallery(label="Before / after", elem_id="compare")
+                with gr.Row():
+                    original = gr.Image(label="Original (the clean reference when there is one)", type="numpy", interactive=False, elem_id="original")
+                    noisy = gr.Image(label="Noisy (denoiser input)", type="numpy", interactive=False, elem_id="noisy")
+                    denoised = gr.Image(label="Denoised", type="numpy", interactive=False, elem_id="denoised")
+                download = gr.DownloadButton("Download the result (PNG)", interactive=False, elem_id="download")
+        noise_kind.change(on_noise, noise_kind, strength, api_name=False)
+        model_box.change(on_model, model_box, [sigma_auto, sigma], api_name=False)
+        run.click(
+            on_run,
+            [upload, sample, reference, noise_kind, strength, seed, model_box, sigma_auto, sigma],
+            [original, noisy, denoised, pair, scores, status, download],
+            api_name="denoise",
+        )
+    return app
+
+
+def warmup(model: str | None = None) -> float:
+    """Load ``model`` (default: the page's default) and trace its compiled call; returns seconds.
+
+    The first request otherwise pays for building the model and tracing the graph (seconds on a
+    CPU). Two sizes are run so that TensorFlow's relaxed-shape trace is made here too.
+    """
+    start = time.perf_counter()
+    model = model or default_denoiser()
+    if denoiser_info(model).neural:
+        for size in (64, 96):
+            process(np.full((size, size, 1), 0.5, np.float32), model, sigma=25.0)
+    return time.perf_counter() - start
+
+
+def launch(
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    share: bool = False,
+    inline: bool | None = None,
+    max_pixels: int | None = None,
+    concurrency: int = 1,
+    **kwargs,
+):
+    """Build the app and serve it (blocking from a script; inline and non-blocking in a notebook).
+
+    ``concurrency``: requests processed at once (the rest wait in Gradio's queue).
+    Extra keyword arguments go to ``gr.Blocks.launch`` (e.g. ``prevent_thread_lock=True``).
+    """
+    app = build_app(max_pixels=max_pixels)
+    threading.Thread(target=warmup, daemon=True).start()
+    app.queue(default_concurrency_limit=concurrency)
+    return app.launch(server_name=host, server_port=port, share=share, inline=inline, show_error=True, **kwargs)
+
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "ENV_MAX_PIXELS",
+    "InputError",
+    "Result",
+    "TILE",
+    "build_app",
+    "denoiser_choices",
+    "handle",
+    "launch",
+    "load_image",
+    "max_pixels",
+    "noise_choices",
+    "noise_spec",
+    "process",
+    "run_denoiser",
+    "strength_param",
+    "warmup",
+]

@@ -1,0 +1,256 @@
+"""The evaluation protocol end to end (issue #8): classical baselines on Set12 at sigma 25, the
+BM3D reference number, repeatability, the ``denoise`` command round trip, and bad inputs.
+
+Everything here is computed through :func:`denoise_tf.evaluate.evaluate`; the cached rows under
+``results/`` (``python -m denoise_tf report``) are never read.
+"""
+
+import hashlib
+import os
+
+import numpy as np
+import pytest
+
+from denoise_tf import __main__ as cli
+from denoise_tf import classical, datasets, evaluate, metrics, noise
+
+SIGMA = 25
+#: Published BM3D mean PSNR on Set12 at sigma 25 (Zhang et al., DnCNN, TIP 2017, Table II).
+BM3D_SET12_S25 = 29.97
+#: Every classical method except BM3D (about 5 s for all 12 Set12 images together).
+CHEAP = ("mean", "median", "gaussian", "bilateral", "nlm", "tv", "wavelet")
+
+
+def _sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _without_time(rows):
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+
+# --------------------------------------------------------------------------------------------
+# Set12, sigma 25: the classical baselines
+
+
+@pytest.fixture(scope="module")
+def set12_cheap(shared_data):
+    """Per-method summary (all 12 images, sigma 25, seed 0) and rows of the cheap classical methods."""
+    out = {}
+    for method in CHEAP:
+        rows = evaluate.evaluate(method, "set12", [SIGMA], data_root=shared_data)
+        out[method] = (evaluate.summarize(rows)[0], rows)
+    return out
+
+
+@pytest.mark.slow  # 20-45 s on the 2-core CPU (noise, 7 methods and SSIM on 12 images)
+def test_every_cheap_baseline_beats_the_noisy_input_on_set12(set12_cheap):
+    for method, (summary, rows) in set12_cheap.items():
+        assert summary["images"] == 12
+        assert 20.0 < summary["noisy_psnr"] < 20.7  # sigma 25 on [0, 1] images: 20.17 dB before clipping
+        assert summary["psnr"] > summary["noisy_psnr"] + 4.0, (method, summary)
+        for row in rows:  # and on every single image
+            assert row["psnr"] > row["noisy_psnr"], (method, row["image"], row["psnr"], row["noisy_psnr"])
+            assert 0.0 < row["ssim"] <= 1.0
+    # the same noisy inputs for every method (per-image seed [seed, k])
+    noisy = {m: [r["noisy_psnr"] for r in rows] for m, (_, rows) in set12_cheap.items()}
+    assert len({tuple(v) for v in noisy.values()}) == 1
+
+
+@pytest.mark.slow
+def test_bm3d_on_set12_matches_the_published_number(set12_cheap, shared_data):
+    rows = evaluate.evaluate("bm3d", "set12", [SIGMA], data_root=shared_data)
+    summary = evaluate.summarize(rows)[0]
+    assert summary["images"] == 12
+    assert all(row["psnr"] > row["noisy_psnr"] + 6.0 for row in rows)
+    assert summary["psnr"] > set12_cheap["median"][0]["psnr"] + 2.0
+    assert all(summary["psnr"] > s["psnr"] for s, _ in set12_cheap.values())  # the best classical method
+    assert summary["psnr"] == pytest.approx(BM3D_SET12_S25, abs=0.4)
+
+
+# --------------------------------------------------------------------------------------------
+# Repeatability
+
+
+@pytest.fixture(scope="module")
+def small_set(shared_data, tmp_path_factory):
+    """A folder of two 96x96 crops of Set12 images (a small subset that BM3D runs in a second)."""
+    images, names = datasets.load("set12", limit=2, data_root=shared_data)
+    folder = tmp_path_factory.mktemp("small_set12")
+    for image, name in zip(images, names):
+        datasets.save_image(folder / name, image[64:160, 64:160])
+    return folder
+
+
+@pytest.mark.parametrize("model", ["dncnn-s25", "bm3d"])
+def test_evaluation_is_repeatable(small_set, model):
+    """Same seed, same numbers (each run builds its denoiser afresh).
+
+    The noisy inputs are bit-identical. DnCNN's scores are too. BM3D's agree to ~1e-9 (relative)
+    only: once TensorFlow has run in the process, repeated ``bm3d.bm3d`` calls on the same
+    input can differ by one float32 ulp at a few pixels (seen with bm3d 4.0.3), which moves
+    PSNR by ~1e-11 dB and MSE by a few 1e-9 relative.
+    """
+    first = evaluate.evaluate(model, str(small_set), [SIGMA], seed=3)
+    second = evaluate.evaluate(model, str(small_set), [SIGMA], seed=3)
+    assert len(first) == 2
+    for a, b in zip(_without_time(first), _without_time(second)):
+        assert a["noisy_psnr"] == b["noisy_psnr"]
+        if model == "bm3d":
+            scores = ("psnr", "ssim", "mse")
+            assert {k: a[k] for k in scores} == pytest.approx({k: b[k] for k in scores}, rel=1e-6, abs=1e-9)
+            a, b = ({k: v for k, v in row.items() if k not in scores} for row in (a, b))
+        assert a == b
+    assert all(r["psnr"] > r["noisy_psnr"] + 4.0 for r in first)
+
+
+def test_the_seed_sets_the_noise(shared_data):
+    clean = datasets.load("set12", limit=1, data_root=shared_data)[0][0]
+    spec = f"gaussian:sigma={SIGMA}"
+    a, b, c = (evaluate.noisy_input(clean, spec, seed) for seed in ([3, 0], [3, 0], [4, 0]))
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+# --------------------------------------------------------------------------------------------
+# The denoise command
+
+
+@pytest.fixture
+def noisy_files(tmp_path):
+    clean = datasets.load("samples", color=False, limit=1)[0][0][:96, :128]
+    noisy = np.clip(noise.apply(clean, f"gaussian:sigma={SIGMA}", seed=0), 0.0, 1.0)
+    folder = tmp_path / "in"
+    return {
+        "png": datasets.save_image(folder / "noisy.png", noisy),
+        "jpg": datasets.save_image(folder / "noisy.jpg", noisy),
+        "clean": clean,
+    }
+
+
+@pytest.mark.parametrize("suffix, model", [("png", "dncnn-s25"), ("jpg", "dncnn-s25"), ("jpg", "median")])
+def test_denoise_command_round_trip(noisy_files, tmp_path, suffix, model, capsys):
+    source = noisy_files[suffix]
+    before = _sha(source)
+    target = tmp_path / "out" / f"denoised.{suffix}"
+    assert cli.main(["denoise", str(source), str(target), "--model", model]) == 0
+    assert target.is_file() and f"-> {target}" in capsys.readouterr().out
+    assert _sha(source) == before  # the input is untouched
+    assert target.read_bytes() != source.read_bytes()
+    image, output = datasets.read_image(source), datasets.read_image(target)
+    assert output.shape == image.shape == (96, 128, 1)
+    clean = noisy_files["clean"]
+    assert metrics.psnr(clean, output) > metrics.psnr(clean, image) + 3.0  # it did denoise
+
+
+# --------------------------------------------------------------------------------------------
+# Bad input: a clear error naming what was expected, before any long work
+
+
+def test_metrics_refuse_different_shapes():
+    a, b = np.zeros((32, 32, 1)), np.zeros((32, 31, 1))
+    for function in (metrics.psnr, metrics.ssim, metrics.mse):
+        with pytest.raises(ValueError, match=rf"{function.__name__}: shapes differ: .*\(32, 31, 1\) \(expected .* the same shape\)"):
+            function(a, b)
+
+
+def test_metrics_refuse_a_0_255_image():
+    rng = np.random.default_rng(0)
+    unit = rng.random((32, 32, 1))
+    for function in (metrics.psnr, metrics.ssim, metrics.mse):
+        with pytest.raises(ValueError, match=r"reference has values up to .*expected in \[0, 1\].*divide .* by 255"):
+            function(unit * 255, unit * 255)
+        with pytest.raises(ValueError, match=r"estimate has values up to .*expected in \[0, 1\]"):
+            function(unit, unit * 255)
+    # unclipped noisy images (a few units past [0, 1]) and data_range=255 stay allowed
+    noisy = noise.apply(unit.astype(np.float32), "gaussian:sigma=75", seed=0)
+    assert noisy.max() > 1.5 and np.isfinite(metrics.psnr(unit, noisy))
+    assert metrics.psnr(unit * 255, unit * 255 + 1, data_range=255) == pytest.approx(48.13, abs=0.01)
+
+
+def test_classical_denoise_refuses_a_0_255_image():
+    image = np.full((32, 32, 1), 128.0, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"image has values up to 128.*expected in \[0, 1\].*divide .* by 255"):
+        classical.denoise(image, "median")
+    with pytest.raises(ValueError, match=r"expected in \[0, 1\]"):
+        evaluate.make_denoiser("bm3d", sigma=25).denoise(image)
+
+
+def test_neural_denoise_refuses_a_0_255_image():
+    image = np.full((32, 32, 1), 128.0, dtype=np.float32)
+    with pytest.raises(ValueError, match=r"expected in \[0, 1\]"):
+        evaluate.make_denoiser("dncnn-s25").denoise(image)
+
+
+def test_unknown_model_name(noisy_files, tmp_path, monkeypatch):
+    with pytest.raises(ValueError, match=r"unknown model 'bm4d'.*shipped weights \[.*dncnn-s25.*classical method \[.*bm3d"):
+        evaluate.make_denoiser("bm4d", sigma=25)
+    with pytest.raises(ValueError, match=r"unknown model 'runs/none.keras' \(no such file"):
+        evaluate.evaluate("runs/none.keras", "samples", [SIGMA])
+    with pytest.raises(SystemExit, match=r"error: unknown model 'bm4d'.*expected"):
+        cli.main(["denoise", str(noisy_files["png"]), str(tmp_path / "o.png"), "--model", "bm4d"])
+    # evaluate checks every name before running the first model
+    monkeypatch.setattr(evaluate, "evaluate", lambda *a, **k: pytest.fail("evaluated before checking names"))
+    with pytest.raises(SystemExit, match=r"unknown model 'bm4d'"):
+        cli.main(["evaluate", "--model", "median", "bm4d", "--dataset", "samples", "--sigma", "25"])
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_unknown_dataset_name(monkeypatch):
+    with pytest.raises(ValueError, match=r"unknown set 'set13': expected one of \[.*'set12'"):
+        evaluate.evaluate("median", "set13", [SIGMA])
+    monkeypatch.setattr(evaluate, "evaluate", lambda *a, **k: pytest.fail("evaluated before checking the set"))
+    with pytest.raises(SystemExit, match=r"unknown set 'set13': expected one of"):
+        cli.main(["evaluate", "--model", "median", "--dataset", "set13", "--sigma", "25"])
+    with pytest.raises(SystemExit, match=r"--sigma takes noise levels >= 0"):
+        cli.main(["evaluate", "--model", "median", "--dataset", "samples", "--sigma", "-5"])
+
+
+def _no_model(*args, **kwargs):
+    pytest.fail("the model was loaded before the output path was checked")
+
+
+def test_unwritable_output_fails_before_loading_the_model(noisy_files, tmp_path, monkeypatch):
+    source = noisy_files["png"]
+    monkeypatch.setattr(evaluate, "make_denoiser", _no_model)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(SystemExit, match=r"cannot write .*a_file is a file, not a folder \(expected a writable folder\)"):
+        cli.main(["denoise", str(source), str(blocker / "sub" / "out.png"), "--model", "median"])
+    with pytest.raises(SystemExit, match=r"suffix '.txt': expected an image file"):
+        cli.main(["denoise", str(source), str(tmp_path / "out.txt"), "--model", "median"])
+    with pytest.raises(SystemExit, match=r"is a folder: expected an image file path"):
+        cli.main(["denoise", str(source), str(tmp_path), "--model", "median"])
+    with pytest.raises(SystemExit, match=r"input .*missing.png not found: expected an image file"):
+        cli.main(["denoise", str(tmp_path / "missing.png"), str(tmp_path / "o.png"), "--model", "median"])
+    # a folder nobody may write to (simulated: the tests may run as root, who may write anywhere)
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if os.fspath(p) == os.fspath(locked) else real_access(p, mode))
+    with pytest.raises(SystemExit, match=r"cannot write .*locked is not writable \(expected a writable folder\)"):
+        cli.main(["denoise", str(source), str(locked / "out.png"), "--model", "median"])
+    assert list(locked.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write into read-only folders")
+def test_read_only_folder_output(noisy_files, tmp_path):
+    locked = tmp_path / "ro"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        with pytest.raises(SystemExit, match=r"cannot write .* is not writable"):
+            cli.main(["denoise", str(noisy_files["png"]), str(locked / "out.png"), "--model", "median"])
+    finally:
+        locked.chmod(0o755)
+
+
+def test_output_equal_to_input_is_refused(noisy_files, monkeypatch):
+    monkeypatch.setattr(evaluate, "make_denoiser", _no_model)
+    for suffix in ("png", "jpg"):
+        source = noisy_files[suffix]
+        before = _sha(source)
+        for target in (source, source.parent / ".." / source.parent.name / source.name):
+            for extra in ([], ["--overwrite"]):
+                with pytest.raises(SystemExit, match=r"refusing to write over the input image"):
+                    cli.main(["denoise", str(source), str(target), "--model", "median", *extra])
+        assert _sha(source) == before

@@ -1,0 +1,237 @@
+"""BatchNorm folding, TFLite / SavedModel / ONNX export and running exports through denoise()."""
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+if keras.backend.backend() != "tensorflow":
+    pytest.skip("export needs the TensorFlow backend", allow_module_level=True)
+pytest.importorskip("tensorflow")
+
+from denoise_tf import export as ex  # noqa: E402
+from denoise_tf.inference import NeuralDenoiser, _geometry, denoise  # noqa: E402
+from denoise_tf.models import build  # noqa: E402
+
+
+def _randomize_bn(model, seed=0):
+    """Non-trivial BN statistics, so that folding has something to fold."""
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            n = layer.gamma.shape[0]
+            layer.set_weights(
+                [rng.uniform(0.5, 1.5, n), rng.normal(0, 0.1, n), rng.normal(0, 0.1, n), rng.uniform(0.5, 2.0, n)]
+            )
+    return model
+
+
+def _inputs(model, x, sigma=25.0):
+    return [x, np.full((len(x), 1), sigma / 255, np.float32)] if len(model.inputs) == 2 else x
+
+
+def _smooth(h=48, w=56, channels=1):
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    image = 0.5 + 0.25 * np.sin(x / 7.0) * np.cos(y / 9.0) + 0.15 * (x / w - 0.5)
+    return np.repeat(image[..., None], channels, axis=-1).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def dncnn():
+    return _randomize_bn(build("dncnn", depth=5, filters=16), seed=1)
+
+
+@pytest.fixture(scope="module")
+def dncnn_tflite(dncnn, tmp_path_factory):
+    path = ex.export(dncnn, tmp_path_factory.mktemp("export") / "dncnn.tflite")
+    return ex.load_exported(path)
+
+
+@pytest.fixture(scope="module")
+def ffdnet():
+    return _randomize_bn(build("ffdnet", depth=5, filters=16), seed=2)
+
+
+# --------------------------------------------------------------------------------------------
+# BatchNorm folding
+
+
+@pytest.mark.parametrize(
+    "name, options",
+    [
+        ("dncnn", {"depth": 5, "filters": 16}),
+        ("dncnn", {"depth": 5, "filters": 16, "channels": 3}),
+        ("ffdnet", {"depth": 5, "filters": 16}),
+        ("dilated_residual", {"blocks": 2, "filters": 8, "batch_norm": True}),
+    ],
+)
+def test_fold_batchnorm_matches(name, options):
+    model = _randomize_bn(build(name, **options))
+    folded = ex.fold_batchnorm(model)
+    assert not ex.has_batchnorm(folded) and ex.has_batchnorm(model)
+    assert folded.name == model.name and folded.count_params() < model.count_params()
+    x = np.random.default_rng(0).random((2, 24, 30, model.inputs[0].shape[-1]), dtype=np.float32)
+    expected = np.asarray(model(_inputs(model, x), training=False))
+    np.testing.assert_allclose(np.asarray(folded(_inputs(model, x), training=False)), expected, atol=1e-5)
+
+
+def test_fold_batchnorm_rejects_bn_after_activation():
+    inputs = keras.Input((None, None, 1))
+    x = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="c1")(inputs)
+    x = keras.layers.BatchNormalization(name="bn_after_relu")(x)
+    model = keras.Model(inputs, keras.layers.Conv2D(1, 3, padding="same")(x))
+    _randomize_bn(model)
+    with pytest.raises(ValueError, match="bn_after_relu"):
+        ex.fold_batchnorm(model)
+    kept = ex.fold_batchnorm(model, strict=False)
+    x = np.random.default_rng(0).random((1, 16, 16, 1), dtype=np.float32)
+    np.testing.assert_allclose(np.asarray(kept(x)), np.asarray(model(x)), atol=1e-6)
+
+
+def test_fold_batchnorm_sequential():
+    model = keras.Sequential(
+        [keras.Input((None, None, 1)), keras.layers.Conv2D(4, 3, padding="same", use_bias=False),
+         keras.layers.BatchNormalization(), keras.layers.ReLU(), keras.layers.Conv2D(1, 3, padding="same")]
+    )
+    _randomize_bn(model)
+    folded = ex.fold_batchnorm(model)
+    x = np.random.default_rng(0).random((1, 16, 16, 1), dtype=np.float32)
+    np.testing.assert_allclose(np.asarray(folded(x)), np.asarray(model(x)), atol=1e-5)
+    assert not ex.has_batchnorm(folded)
+
+
+# --------------------------------------------------------------------------------------------
+# TFLite float
+
+
+def test_tflite_float_matches_keras(dncnn, dncnn_tflite):
+    x = np.random.default_rng(3).random((2, 33, 47, 1), dtype=np.float32)
+    np.testing.assert_allclose(dncnn_tflite(x), np.asarray(dncnn(x, training=False)), atol=1e-4)
+    meta = dncnn_tflite.metadata
+    assert meta["format"] == "tflite" and meta["quantize"] is None and meta["batchnorm_folded"]
+    assert dncnn_tflite.name == dncnn.name and dncnn_tflite.geometry == _geometry(dncnn) == (1, 5)
+
+
+def test_tflite_through_denoise(dncnn, dncnn_tflite):
+    rng = np.random.default_rng(4)
+    for image, options in [
+        (rng.random((40, 40, 1), dtype=np.float32), {}),
+        (rng.random((2, 45, 51, 1), dtype=np.float32), {}),  # odd size, a batch
+        (rng.random((64, 75, 1), dtype=np.float32), {"tile": 32, "overlap": 16, "batch_size": 3}),
+        (rng.random((37, 41, 1), dtype=np.float32), {"passes": 2, "self_ensemble": True}),
+    ]:
+        expected = denoise(dncnn, image, **options)
+        got = denoise(dncnn_tflite, image, **options)
+        assert got.shape == image.shape and got.dtype == np.float32
+        np.testing.assert_allclose(got, expected, atol=1e-4)
+    image = rng.random((64, 64, 1), dtype=np.float32)
+    tiled = NeuralDenoiser(dncnn_tflite, tile=40, overlap=20, runner="predict_on_batch")
+    assert tiled.name == dncnn.name
+    np.testing.assert_allclose(tiled(image), denoise(dncnn, image), atol=1e-4)  # overlap >= 4 radius: exact
+    with pytest.raises(ValueError, match="1 channel"):
+        denoise(dncnn_tflite, rng.random((16, 16, 3), dtype=np.float32))
+
+
+def test_ffdnet_two_inputs(ffdnet, tmp_path):
+    exported = ex.load_exported(ex.export(ffdnet, tmp_path / "ffdnet.tflite"))
+    assert [i.shape for i in exported.inputs] == [(None, None, None, 1), (None, 1)]
+    assert exported.geometry == _geometry(ffdnet)
+    rng = np.random.default_rng(5)
+    x = rng.random((2, 31, 40, 1), dtype=np.float32)
+    np.testing.assert_allclose(exported(_inputs(ffdnet, x)), np.asarray(ffdnet(_inputs(ffdnet, x))), atol=1e-4)
+    image = rng.random((61, 70, 1), dtype=np.float32)
+    for options in ({}, {"tile": 32, "overlap": 8}):
+        np.testing.assert_allclose(
+            denoise(exported, image, sigma=[30], **options), denoise(ffdnet, image, sigma=30, **options), atol=1e-4
+        )
+    with pytest.raises(ValueError, match="sigma"):
+        denoise(exported, image)
+
+
+# --------------------------------------------------------------------------------------------
+# Quantized exports
+
+
+def test_int8_and_float16(dncnn, dncnn_tflite, tmp_path):
+    calibration = [_smooth(64, 64), _smooth(40, 72)]
+    int8 = ex.load_exported(ex.export(dncnn, tmp_path / "int8.tflite", quantize="int8", calibration=calibration,
+                                      calibration_patches=16))
+    assert int8.quantize == "int8" and int8.metadata["calibration"]["patches"] == 16
+    assert (tmp_path / "int8.tflite").stat().st_size < 0.5 * dncnn_tflite.path.stat().st_size
+    loss = ex.quantization_loss(dncnn, int8, [_smooth()], sigma=25)
+    assert set(loss) >= {"psnr_keras", "psnr_exported", "difference", "psnr_between"}
+    print(f"int8 PSNR loss on a smooth image: {loss}")
+    assert abs(loss["difference"]) < 0.5 and loss["psnr_between"] > 35  # measured: 0.01 dB, 53 dB
+    fp16 = ex.load_exported(ex.export(dncnn, tmp_path / "fp16.tflite", quantize="float16"))
+    assert abs(ex.quantization_loss(dncnn, fp16, [_smooth()], sigma=25)["difference"]) < 0.01
+    float_loss = ex.quantization_loss(dncnn, dncnn_tflite, _smooth()[None], sigma=25)
+    assert abs(float_loss["difference"]) < 1e-3 and float_loss["images"] == 1
+
+
+# --------------------------------------------------------------------------------------------
+# Other formats
+
+
+def test_saved_model_roundtrip(ffdnet, tmp_path):
+    exported = ex.load_exported(ex.export(ffdnet, tmp_path / "ffdnet_sm", format="saved_model"))
+    assert exported.format == "saved_model" and exported.geometry == _geometry(ffdnet)
+    image = np.random.default_rng(6).random((33, 36, 1), dtype=np.float32)
+    np.testing.assert_allclose(denoise(exported, image, sigma=15), denoise(ffdnet, image, sigma=15), atol=1e-5)
+
+
+def test_onnx_roundtrip(dncnn, tmp_path):
+    pytest.importorskip("tf2onnx")
+    pytest.importorskip("onnxruntime")
+    exported = ex.load_exported(ex.export(dncnn, tmp_path / "dncnn.onnx", format="onnx"))
+    image = np.random.default_rng(7).random((33, 36, 1), dtype=np.float32)
+    expected = denoise(dncnn, image, tile=24, overlap=8)
+    np.testing.assert_allclose(denoise(exported, image, tile=24, overlap=8), expected, atol=1e-4)
+
+
+# --------------------------------------------------------------------------------------------
+# Bad inputs
+
+
+def test_bad_arguments(dncnn, tmp_path):
+    with pytest.raises(ValueError, match=r"unknown export format 'tfjs'.*tflite"):
+        ex.export(dncnn, tmp_path / "m", format="tfjs")
+    with pytest.raises(ValueError, match=r"unknown quantize 'int4'.*int8"):
+        ex.export(dncnn, tmp_path / "m.tflite", quantize="int4")
+    with pytest.raises(ValueError, match="format='tflite' only"):
+        ex.export(dncnn, tmp_path / "m", format="saved_model", quantize="float16")
+    with pytest.raises(ValueError, match="calibration"):
+        ex.export(dncnn, tmp_path / "m.tflite", quantize="int8")
+    with pytest.raises(ValueError, match=r"\(H, W, 1\)"):
+        ex.export(dncnn, tmp_path / "m.tflite", quantize="int8", calibration=[np.zeros((32, 32, 3), np.float32)])
+    with pytest.raises(FileNotFoundError, match="no exported model"):
+        ex.load_exported(tmp_path / "missing.tflite")
+    (tmp_path / "junk.tflite").write_bytes(b"not a model at all")
+    with pytest.raises(ValueError, match="TFL3"):
+        ex.load_exported(tmp_path / "junk.tflite")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(ValueError, match="saved_model.pb"):
+        ex.load_exported(tmp_path / "folder")
+    assert not (tmp_path / "m.tflite").exists()
+
+
+def test_never_overwrites(dncnn, tmp_path):
+    path = tmp_path / "model.tflite"
+    path.write_bytes(b"precious")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        ex.export(dncnn, path)
+    assert path.read_bytes() == b"precious"
+    ex.export(dncnn, path, overwrite=True)
+    assert path.read_bytes()[4:8] == b"TFL3"
+    (tmp_path / "notes").mkdir()
+    with pytest.raises(FileExistsError, match="not a SavedModel"):
+        ex.export(dncnn, tmp_path / "notes", format="saved_model", overwrite=True)
+
+
+def test_fold_batchnorm_nested_model_is_reported():
+    inner_in = keras.Input((None, None, 4))
+    inner = keras.Model(inner_in, keras.layers.BatchNormalization(name="inner_bn")(inner_in), name="inner")
+    inputs = keras.Input((None, None, 1))
+    model = keras.Model(inputs, inner(keras.layers.Conv2D(4, 3, padding="same")(inputs)))
+    with pytest.raises(ValueError, match="inner_bn"):
+        ex.fold_batchnorm(model)
+    x = np.random.default_rng(0).random((1, 8, 8, 1), dtype=np.float32)
+    np.testing.assert_allclose(np.asarray(ex.fold_batchnorm(model, strict=False)(x)), np.asarray(model(x)), atol=1e-6)
