@@ -44,7 +44,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np
-from reference import matmul_gflops  # noqa: E402
+from reference import matmul_gflops, write_report  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -266,11 +266,7 @@ def main(argv=None) -> int:
         faster = min(training, key=lambda jit: training[jit]["step"])
         ratio = max(t["step"] for t in training.values()) / training[faster]["step"]
         lines += ["", f"Faster here: **jit_compile={faster}** ({ratio:.2f}x)."]
-    table = "\n".join(lines) + "\n"
-    print()
-    print(table)
-    Path(args.output).write_text(table)
-    print(f"written to {args.output}")
+    write_report(lines, args.output)
     return 0
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
-from reference import matmul_gflops  # noqa: E402
+from reference import matmul_gflops, write_report  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -202,11 +202,7 @@ def main(argv=None) -> int:
         lines += ["", *[f"- {note}" for note in notes]]
     end_load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines += ["", f"1-minute load average at the end: {end_load:.1f} (a load above the core count slows every timing)."]
-    table = "\n".join(lines) + "\n"
-    print()
-    print(table)
-    Path(args.output).write_text(table)
-    print(f"written to {args.output}")
+    write_report(lines, args.output)
     return 0
 
 

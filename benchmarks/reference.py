@@ -17,3 +17,15 @@ def matmul_gflops(n: int = 2048, repeats: int = 5) -> float:
         a @ b
         best = min(best, time.perf_counter() - start)
     return 2 * n**3 / best / 1e9
+
+
+def write_report(lines, path) -> str:
+    """Print the Markdown ``lines`` and write them to ``path``; returns the text."""
+    from pathlib import Path
+
+    text = "\n".join(lines) + "\n"
+    print()
+    print(text)
+    Path(path).write_text(text)
+    print(f"written to {path}")
+    return text

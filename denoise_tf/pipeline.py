@@ -23,11 +23,14 @@ noisy/clean pairs such as SIDD: the same window and flip/rotate mode for both im
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from . import noise as noise_lib
+
+if TYPE_CHECKING:
+    from .train import TrainConfig
 
 #: The 8 dihedral modes: ``mode = 4 * flip + k`` where ``k`` is the number of 90 degree turns.
 AUGMENT_MODES = tuple(range(8))

@@ -236,8 +236,7 @@ def build(
     runs = [Path("runs") / pretrained.entry(m)["config"].split("/")[-1].removesuffix(".yaml") for m in shipped]
     runs = [r for r in runs if (r / "log.csv").exists()]
     if runs:
-        curves = plots.training_curves(runs, figures / "results_training_curves.png")
+        plots.training_curves(runs, figures / "results_training_curves.png")
         lines += ["## Training curves", "", f"![training curves]({(figures / 'results_training_curves.png').as_posix()})", ""]
-        del curves
     Path(output).write_text("\n".join(lines) + "\n")
     return Path(output)

@@ -18,8 +18,6 @@ import platform
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 SCHEDULES = ("constant", "step", "exponential", "plateau")
 PATCH_MODES = ("grid", "random", "crop")
 PIPELINES = ("numpy", "tf")
@@ -456,8 +454,6 @@ def load_run_model(run_dir: str | os.PathLike, which: str = "best"):
 
     Optimizer state stored beside the weights is ignored; the returned model is not compiled.
     """
-    import keras
-
     from . import models
 
     run_dir = Path(run_dir)
