@@ -19,8 +19,12 @@ def _train(args) -> int:
 
 def _demo(args) -> int:
     if args.web:
+        import os
+
         from . import web
 
+        if args.fast:
+            os.environ[web.ENV_FAST] = "tflite"
         web.launch(port=args.port, share=args.share)
         return 0
     from . import demo
@@ -145,6 +149,7 @@ def main(argv=None) -> int:
     demo.add_argument("--web", action="store_true", help="serve the Gradio web demo instead (pip install -e '.[web]')")
     demo.add_argument("--port", type=int, default=7860, help="web demo port (default 7860)")
     demo.add_argument("--share", action="store_true", help="web demo: also open a public gradio.live link")
+    demo.add_argument("--fast", action="store_true", help="web demo: run the neural models as TFLite exports (cached; needs TensorFlow)")
     demo.set_defaults(func=_demo)
 
     ev = commands.add_parser("evaluate", help="PSNR/SSIM/MSE of models over a named set at noise levels")

@@ -43,6 +43,10 @@ import numpy as np
 
 #: Environment variable that overrides :data:`DEFAULT_MAX_PIXELS`.
 ENV_MAX_PIXELS = "DENOISE_TF_WEB_MAX_PIXELS"
+#: Set to ``tflite`` to run the shipped neural models as float32 TFLite exports (BN folded,
+#: XNNPACK; built once per weights file into the user cache). Faster on a CPU, same outputs
+#: within 1e-4 (``benchmarks/results_export.md``). Needs TensorFlow.
+ENV_FAST = "DENOISE_TF_WEB_FAST"
 #: Largest image (height x width) the app accepts unless raised: 16 megapixels.
 DEFAULT_MAX_PIXELS = 16_000_000
 #: Images with a side longer than this run tiled (tiles of TILE x TILE, 32 pixels overlap).
@@ -170,17 +174,41 @@ def denoiser_info(name: str) -> DenoiserInfo:
 _LOAD_LOCK = threading.Lock()
 
 
+def fast_path() -> str | None:
+    """``"tflite"`` when ``$DENOISE_TF_WEB_FAST`` asks for the TFLite exports, else None (Keras)."""
+    value = os.environ.get(ENV_FAST, "").strip().lower()
+    if value in ("", "0", "no", "keras"):
+        return None
+    if value != "tflite":
+        raise ValueError(f"{ENV_FAST} must be 'tflite' or empty (Keras), got {value!r}")
+    return value
+
+
+def exported_model(name: str, folder: Path | None = None):
+    """The float32 TFLite export of shipped model ``name``, made once per weights file and cached."""
+    from . import datasets, export, pretrained
+
+    folder = Path(folder) if folder is not None else datasets.cache_dir() / "exports"
+    path = folder / f"{name}-{pretrained.entry(name)['sha256'][:16]}.tflite"
+    if not path.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.stem}.{os.getpid()}.part.tflite")
+        export.export(pretrained.load(name), partial, overwrite=True)
+        os.replace(partial, path)  # atomic: a killed export leaves no half file under the final name
+    return export.load_exported(path, name=name)
+
+
 @functools.lru_cache(maxsize=None)
-def _model(name: str):
+def _model(name: str, fast: str | None = None):
     from . import pretrained
 
-    return pretrained.load(name)
+    return exported_model(name) if fast == "tflite" else pretrained.load(name)
 
 
 def load_model(name: str):
-    """The shipped model ``name``, built once per process."""
+    """The shipped model ``name``, built once per process (a TFLite export with ``$DENOISE_TF_WEB_FAST=tflite``)."""
     with _LOAD_LOCK:
-        return _model(name)
+        return _model(name, fast_path())
 
 
 # --------------------------------------------------------------------------------------------

@@ -163,3 +163,23 @@ def test_build_app_and_cli_flags(monkeypatch):
     monkeypatch.setattr(web, "launch", lambda **kw: seen.update(kw))
     assert cli.main(["demo", "--web", "--port", "7999"]) == 0
     assert seen == {"port": 7999, "share": False}
+
+
+def test_tflite_fast_path_matches_keras_and_is_cached(monkeypatch, tmp_path):
+    pytest.importorskip("tensorflow")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    rng = np.random.default_rng(0)
+    noisy = np.clip(0.5 + rng.normal(0, 25 / 255, (48, 40, 1)), 0, 1).astype(np.float32)
+    web._model.cache_clear()
+    monkeypatch.delenv(web.ENV_FAST, raising=False)
+    keras_out = web.run_denoiser("dncnn-s25", noisy)
+    monkeypatch.setenv(web.ENV_FAST, "tflite")
+    fast = web.load_model("dncnn-s25")
+    assert type(fast).__name__ == "ExportedModel"
+    np.testing.assert_allclose(web.run_denoiser("dncnn-s25", noisy), keras_out, atol=1e-4)
+    files = list((tmp_path / "denoise_tf" / "exports").glob("*.tflite"))
+    assert [f.name[:10] for f in files] == ["dncnn-s25-"]  # one cached export, no partial file left
+    monkeypatch.setenv(web.ENV_FAST, "onnx")
+    with pytest.raises(ValueError, match="DENOISE_TF_WEB_FAST must be 'tflite'"):
+        web.load_model("dncnn-s25")
+    web._model.cache_clear()
