@@ -17,10 +17,10 @@ One run:
 
    The table gives seconds per image, the ratio BM3D / DnCNN-S time per size, and PSNR.
 2. **Peak memory.** Each case runs in its own child process (``python bench_denoisers.py
-   --child CASE``) that loads ``dncnn-s25``, makes the noisy ``--memory-size`` square input
-   (float32, 64 MiB at 4096x4096) and, except for the baseline, denoises it untiled or tiled
-   (``tile=--tile``, overlap 32, 8 tiles per call); it reports ``ru_maxrss`` of
-   ``resource.getrusage(RUSAGE_SELF)``. The baseline child does everything but the denoising
+   --child CASE``) that loads ``dncnn-s25``, makes the noisy square input of each
+   ``--memory-size`` (float32, 64 MiB at 4096x4096) and, except for the baseline, denoises it
+   untiled or tiled (``tile=--tile``, overlap 32, 8 tiles per call); it reports its ``VmHWM``
+   (peak resident memory, not ``ru_maxrss``, which Linux carries across exec). The baseline child does everything but the denoising
    call, so ``case - baseline`` is the memory the inference itself needs.
 
 Writes ``benchmarks/results_denoisers.md`` from the numbers of the run.
@@ -99,8 +99,6 @@ def timed(function, repeats: int, warmup: bool) -> tuple[float, np.ndarray]:
 
 
 def child(case: str, size: int, tile: int) -> None:
-    import resource
-
     from denoise_tf import inference, pretrained
 
     model = pretrained.load(MODEL)
@@ -117,8 +115,24 @@ def child(case: str, size: int, tile: int) -> None:
     elif case != "baseline":
         raise SystemExit(f"unknown case {case!r}: expected baseline, untiled or tiled")
     seconds = time.perf_counter() - start
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    print(json.dumps({"case": case, "peak_mib": peak_kib / 1024.0, "seconds": seconds}))
+    print(json.dumps({"case": case, "peak_mib": peak_mib(), "seconds": seconds}))
+
+
+def peak_mib() -> float:
+    """This process's peak resident memory in MiB: ``VmHWM`` of /proc/self/status on Linux.
+
+    Not ``ru_maxrss``: Linux carries it across ``execve``, so a child started by a process that
+    had already used 7 GiB reports 7 GiB before doing anything (what spoiled an earlier run).
+    """
+    import resource
+
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def run_child(case: str, size: int, tile: int) -> dict:
@@ -136,14 +150,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[128, 256, 512, 1024])
     parser.add_argument("--repeats", type=int, default=3, help="timed DnCNN calls per size up to 512 (1024 and up: 1)")
-    parser.add_argument("--memory-size", type=int, default=4096, help="side of the square image of the memory cases")
+    parser.add_argument("--memory-size", type=int, nargs="+", default=[2048, 4096], help="sides of the square images of the memory cases")
     parser.add_argument("--tile", type=int, default=512, help="tile side of the tiled memory case")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--output", default=str(REPO / "benchmarks" / "results_denoisers.md"))
     parser.add_argument("--child", choices=["baseline", "untiled", "tiled"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(args.child, args.memory_size, args.tile)
+        child(args.child, args.memory_size[0], args.tile)
         return 0
 
     import keras
@@ -184,11 +198,13 @@ def main(argv=None) -> int:
         rows.append(row)
         print(json.dumps(row), flush=True)
 
-    memory = []
+    memory_runs = {}
     if not args.skip_memory:
-        for case in ("baseline", "untiled", "tiled"):
-            memory.append(run_child(case, args.memory_size, args.tile))
-            print(json.dumps(memory[-1]), flush=True)
+        for n in args.memory_size:
+            memory_runs[n] = []
+            for case in ("baseline", "untiled", "tiled"):
+                memory_runs[n].append(run_child(case, n, args.tile))
+                print(json.dumps({"size": n, **memory_runs[n][-1]}), flush=True)
     total = time.perf_counter() - began
     load_end = os.getloadavg()[0]
 
@@ -237,14 +253,13 @@ def main(argv=None) -> int:
             f"{b['dncnn_s'] / a['dncnn_s']:.0f}x and BM3D time {b['bm3d_s'] / a['bm3d_s']:.0f}x.",
         ]
 
-    if memory:
+    for n, memory in memory_runs.items():
         base = next((m for m in memory if m["case"] == "baseline" and "peak_mib" in m), None)
-        n = args.memory_size
         lines += [
             "",
             f"## Peak memory, DnCNN-S on one {n}x{n} gray image",
             "",
-            "Each case in its own child process; peak = `ru_maxrss` of `resource.getrusage(RUSAGE_SELF)` at the "
+            "Each case in its own child process; peak = `VmHWM` of /proc/self/status at the "
             f"end of the child. The baseline child imports TensorFlow, loads `{MODEL}` and makes the noisy "
             f"{n}x{n} float32 input ({n * n * 4 / 2**20:.0f} MiB) but does not denoise; inference memory = "
             f"peak - baseline. Tiled: `inference.denoise(model, image, tile={args.tile})` (overlap 32, 8 tiles per "
