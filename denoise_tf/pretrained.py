@@ -106,6 +106,7 @@ def ship(run_dir: str | os.PathLike, name: str, notes: str = "", status: str = "
         "noise": config["noise"],
         "config": f"configs/{config['name']}.yaml",
         "train_data": config["train_data"],
+        "init_weights": config.get("init_weights"),
         "epochs": summary.get("best_epoch"),
         "epochs_done": summary.get("epochs_done"),
         "epochs_planned": config["epochs"],

@@ -99,6 +99,8 @@ class TrainConfig:
     # Issue 7: input pipeline and data-parallel devices.
     pipeline: str = "numpy"
     devices: int | str = "auto"
+    # Start from trained weights (fine-tuning; gray -> colour, deeper -> shallower): see warmstart.py.
+    init_weights: str | None = None
 
     # ---------------------------------------------------------------------------------------
     @classmethod
@@ -372,6 +374,11 @@ def _fit(config: TrainConfig, run_dir: Path, resume: bool, verbose, max_minutes,
     model = models.build(config.model, **config.model_options)
     with_level = len(model.inputs) == 2
     start_epoch = _backup_epoch(run_dir) if resume else 0
+    if config.init_weights and start_epoch == 0:
+        from .warmstart import copy_weights
+
+        copied = copy_weights(model, config.init_weights)
+        (run_dir / "init_weights.json").write_text(json.dumps({"source": config.init_weights, **copied}, indent=2))
     if config.paired_data:
         if with_level:
             raise ValueError(f"model {config.model!r} takes a noise level, which real noisy/clean pairs do not give")
