@@ -18,6 +18,8 @@ import pytest
 from denoise_tf import distribute
 from denoise_tf.train import TrainConfig
 
+from test_train import image_folder, tiny_config  # noqa: F401  (fixture)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 TF_PRELUDE = """
@@ -45,37 +47,10 @@ print("RESULT", json.dumps({"loss": history.history["loss"], "val_psnr": history
 """
 
 
-@pytest.fixture(scope="module")
-def image_folder(tmp_path_factory):
-    import cv2
-
-    folder = tmp_path_factory.mktemp("images")
-    for k in range(4):
-        y, x = np.mgrid[0:40, 0:44]
-        cv2.imwrite(str(folder / f"im{k}.png"), ((x * (k + 1) + y * 3) % 256).astype(np.uint8))
-    return folder
-
-
 def _config(folder, out, **changes):
-    values = dict(
-        name="dp",
-        model="dncnn",
-        model_options={"depth": 3, "filters": 8},
-        train_data=str(folder),
-        val_data=str(folder),
-        val_limit=1,
-        patch_size=16,
-        patch_stride=16,
-        patch_scales=[1.0],
-        batch_size=8,
-        epochs=1,
-        steps_per_epoch=2,
-        output_dir=str(out),
-        tensorboard=False,
-        devices="cpu:2",
-    )
-    values.update(changes)
-    return values
+    """The tests' tiny run (``test_train.tiny_config``) on two CPU devices, as a dict for the driver."""
+    values = dict(name="dp", val_limit=1, epochs=1, steps_per_epoch=2, devices="cpu:2")
+    return tiny_config(folder, out, **{**values, **changes}).to_dict()
 
 
 def _run(backend, values, tmp_path, prelude="", extra_env=None):
