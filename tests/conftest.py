@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 #: The project's shared data folder (``../shared/data`` beside the repository), if present.
@@ -18,3 +19,18 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data folder not found: {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def image_folder(tmp_path_factory):
+    """Six small gray PNGs with structure (gradients and squares)."""
+    import cv2
+
+    folder = tmp_path_factory.mktemp("images")
+    rng = np.random.default_rng(0)
+    for k in range(6):
+        y, x = np.mgrid[0:48, 0:56]
+        image = (x * (k + 1) + y * 2) % 256
+        image[10:30, 15:35] = rng.integers(0, 255)
+        cv2.imwrite(str(folder / f"im{k}.png"), image.astype(np.uint8))
+    return folder

@@ -18,7 +18,7 @@ import pytest
 from denoise_tf import distribute
 from denoise_tf.train import TrainConfig
 
-from test_train import image_folder, tiny_config  # noqa: F401  (fixture)
+from test_train import tiny_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -17,21 +17,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 
 
-@pytest.fixture(scope="module")
-def image_folder(tmp_path_factory):
-    """Six small gray PNGs with structure (gradients and squares)."""
-    import cv2
-
-    folder = tmp_path_factory.mktemp("images")
-    rng = np.random.default_rng(0)
-    for k in range(6):
-        y, x = np.mgrid[0:48, 0:56]
-        image = (x * (k + 1) + y * 2) % 256
-        image[10:30, 15:35] = rng.integers(0, 255)
-        cv2.imwrite(str(folder / f"im{k}.png"), image.astype(np.uint8))
-    return folder
-
-
 def tiny_config(folder, out, **changes):
     values = dict(
         name="tiny",

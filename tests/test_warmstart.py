@@ -9,7 +9,7 @@ from denoise_tf import models
 from denoise_tf.train import train
 from denoise_tf.warmstart import copy_weights
 
-from test_train import image_folder, tiny_config  # noqa: F401  (fixture)
+from test_train import tiny_config
 
 
 def _randomized(model, seed=0):
@@ -54,7 +54,7 @@ def test_incompatible_sources_are_refused_with_the_reason(tmp_path):
         copy_weights(models.build("dncnn", depth=4, filters=8), str(tmp_path / "nothing-here"))
 
 
-def test_a_run_starts_from_init_weights_and_records_it(image_folder, tmp_path):  # noqa: F811
+def test_a_run_starts_from_init_weights_and_records_it(image_folder, tmp_path):
     source = _randomized(models.build("dncnn", depth=3, filters=8))
     source.save(tmp_path / "source.keras")
     config = tiny_config(image_folder, tmp_path / "runs", init_weights=str(tmp_path / "source.keras"), epochs=1, steps_per_epoch=1)
