@@ -74,6 +74,41 @@ plots.side_by_side(
     [["clean", f"noisy {metrics.psnr(clean, noisy):.2f} dB", f"denoised {metrics.psnr(clean, denoised):.2f} dB"]],
     path="../figures/04_before_after.png",
 );"""),
+    md("""## Fine-tuning on your own images
+
+Training from scratch is the expensive part. A run can instead **start from trained weights**:
+the config key `init_weights` names shipped weights (`dncnn-s25`, `dncnn-b`...), a run folder or a
+`.keras` file, and `denoise_tf.warmstart.copy_weights` copies them layer by layer before the first
+epoch (a gray model can even start a colour one: its first and last convolutions are spread over
+the three channels). Point `train_data` at a folder of your own photos and a few hundred steps adapt
+the network to them. From the command line:
+
+```
+python -m denoise_tf train configs/dncnn_s25.yaml --set init_weights=dncnn-s25 --set train_data=/path/to/photos
+```
+
+First, what the starting point buys before any training: the same network, randomly initialised
+and started from `dncnn-s25`, on the image above."""),
+    code("""import dataclasses
+
+from denoise_tf import models, pretrained
+from denoise_tf.warmstart import copy_weights
+
+options = pretrained.entry("dncnn-s25")["model_options"]  # the full-depth network (17 layers)
+random_start = models.build("dncnn", **options)
+warm_start = models.build("dncnn", **options)
+print(copy_weights(warm_start, "dncnn-s25"))
+for label, net in (("random start", random_start), ("from dncnn-s25", warm_start)):
+    out = np.clip(np.asarray(net.predict_on_batch(noisy[None]))[0], 0, 1)
+    print(f"{label:>15}: {metrics.psnr(clean, out):.2f} dB before any training step")"""),
+    md("""Then a short fine-tuning run on the lesson's training images (with the tiny profile, a few
+steps only); `init_weights.json` in the run folder records where it started."""),
+    code("""fine = dataclasses.replace(
+    config, name=config.name + "-finetune", model_options=options, init_weights="dncnn-s25",
+    epochs=1, steps_per_epoch=5 if PROFILE == "tiny" else 200,
+)
+history, fine_dir = train(fine, verbose=2)
+print((fine_dir / "init_weights.json").read_text())"""),
     md("""## Resuming
 
 A run stopped for any reason (a closed laptop, a session limit, `kill -9`) continues from its last
