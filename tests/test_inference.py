@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import gc
-import json
 import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -21,24 +18,9 @@ from denoise_tf import classical, inference  # noqa: E402
 from denoise_tf.metrics import psnr  # noqa: E402
 from denoise_tf.models import build  # noqa: E402
 from denoise_tf.pipeline import augment, deaugment  # noqa: E402
+from helpers import randomize, run_on_backend  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def randomize(model, seed: int = 0):
-    """Random weights everywhere, BN statistics included, so tile borders really matter."""
-    rng = np.random.default_rng(seed)
-    values = []
-    for weight in model.weights:
-        shape, path = tuple(weight.shape), weight.path
-        if "moving_variance" in path or "gamma" in path:
-            values.append(rng.uniform(0.5, 1.5, shape).astype(np.float32))
-        elif "kernel" in path:
-            values.append((rng.standard_normal(shape) * np.sqrt(1.0 / np.prod(shape[:-1]))).astype(np.float32))
-        else:
-            values.append((rng.standard_normal(shape) * 0.05).astype(np.float32))
-    model.set_weights(values)
-    return model
 
 
 _MODELS: dict = {}
@@ -301,13 +283,7 @@ def test_inference_on_the_other_backend(tmp_path):
         sigma = 25 if name == "ffdnet" else None
         np.save(tmp_path / f"{name}.full.npy", inference.denoise(m, x, sigma=sigma))
         np.save(tmp_path / f"{name}.tiled.npy", inference.denoise(m, x, sigma=sigma, tile=32, overlap=16, batch_size=4))
-    env = {**os.environ, "KERAS_BACKEND": other, "TF_CPP_MIN_LOG_LEVEL": "2", "JAX_PLATFORMS": "cpu"}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    command = [sys.executable, "-c", OTHER_BACKEND, str(tmp_path)]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["backend"] == other
+    report = run_on_backend(other, OTHER_BACKEND, tmp_path)
     for name in ("dncnn", "ffdnet"):
         for runner, diff in report[name].items():
             assert diff < 1e-5, (name, runner, diff)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from skimage import data  # noqa: E402
 from skimage import metrics as skm  # noqa: E402
 
 from denoise_tf import metrics  # noqa: E402
+from helpers import run_on_backend  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -194,12 +194,6 @@ def test_keras_metrics_on_the_other_backend(tmp_path):
     ref, est = pair((2, 26, 31, 3), seed=5)
     np.save(tmp_path / "ref.npy", ref)
     np.save(tmp_path / "est.npy", est)
-    env = {**os.environ, "KERAS_BACKEND": other, "TF_CPP_MIN_LOG_LEVEL": "2", "JAX_PLATFORMS": "cpu"}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    command = [sys.executable, "-c", OTHER_BACKEND, str(tmp_path)]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr[-3000:]
-    report = json.loads(result.stdout.strip().splitlines()[-1])
-    assert report["backend"] == other
+    report = run_on_backend(other, OTHER_BACKEND, tmp_path)
     assert report["psnr"] == pytest.approx(metrics.psnr(ref, est), abs=1e-3)
     assert report["ssim"] == pytest.approx(metrics.ssim(ref, est), abs=1e-4)

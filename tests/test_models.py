@@ -18,6 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 
 from denoise_tf.models import available, build, receptive_field  # noqa: E402
+from helpers import randomize  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -46,21 +47,6 @@ def make_inputs(name: str, shape, seed: int = 0):
     if name == "ffdnet":
         return [noisy, np.full((shape[0], 1), 25 / 255, np.float32)]
     return noisy
-
-
-def randomize(model, seed: int = 0) -> None:
-    """Random weights everywhere, BN statistics included (a fresh BN is the identity)."""
-    rng = np.random.default_rng(seed)
-    values = []
-    for weight in model.weights:
-        shape, path = tuple(weight.shape), weight.path
-        if "moving_variance" in path or "gamma" in path:
-            values.append(rng.uniform(0.5, 1.5, shape).astype(np.float32))
-        elif "kernel" in path:
-            values.append((rng.standard_normal(shape) * np.sqrt(1.0 / np.prod(shape[:-1]))).astype(np.float32))
-        else:  # biases, BN beta and moving mean
-            values.append((rng.standard_normal(shape) * 0.05).astype(np.float32))
-    model.set_weights(values)
 
 
 def small(name: str, channels: int):

@@ -9,20 +9,12 @@ from denoise_tf import models
 from denoise_tf.train import train
 from denoise_tf.warmstart import copy_weights
 
+from helpers import randomize
 from test_train import tiny_config
 
 
-def _randomized(model, seed=0):
-    """Give every weight (BN statistics too) non-trivial values, so copies are distinguishable."""
-    rng = np.random.default_rng(seed)
-    for layer in model.layers:
-        if layer.weights:
-            layer.set_weights([rng.uniform(0.5, 1.0, w.shape).astype("float32") * 0.2 for w in layer.weights])
-    return model
-
-
 def test_gray_to_colour_gives_the_gray_output_on_a_gray_image():
-    gray = _randomized(models.build("dncnn", depth=4, filters=8, channels=1))
+    gray = randomize(models.build("dncnn", depth=4, filters=8, channels=1))
     colour = models.build("dncnn", depth=4, filters=8, channels=3)
     assert copy_weights(colour, gray) == {"copied": 4 + 2, "inflated": 2, "skipped_source": 0}
     image = np.random.default_rng(1).random((1, 12, 10, 1), dtype=np.float32)
@@ -33,7 +25,7 @@ def test_gray_to_colour_gives_the_gray_output_on_a_gray_image():
 
 
 def test_a_shallower_model_takes_the_first_middle_layers_and_the_last():
-    deep = _randomized(models.build("dncnn", depth=6, filters=8))
+    deep = randomize(models.build("dncnn", depth=6, filters=8))
     shallow = models.build("dncnn", depth=4, filters=8)
     assert copy_weights(shallow, deep)["skipped_source"] == 4  # two conv + BN pairs left over
     deep_layers = [layer for layer in deep.layers if layer.weights]
@@ -55,7 +47,7 @@ def test_incompatible_sources_are_refused_with_the_reason(tmp_path):
 
 
 def test_a_run_starts_from_init_weights_and_records_it(image_folder, tmp_path):
-    source = _randomized(models.build("dncnn", depth=3, filters=8))
+    source = randomize(models.build("dncnn", depth=3, filters=8))
     source.save(tmp_path / "source.keras")
     config = tiny_config(image_folder, tmp_path / "runs", init_weights=str(tmp_path / "source.keras"), epochs=1, steps_per_epoch=1)
     _, run_dir = train(config, verbose=0)
