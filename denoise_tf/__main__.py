@@ -46,18 +46,27 @@ def _evaluate(args) -> int:
 
     # Check every name first, so a typo in the last model or the set fails now, not after an hour.
     try:
-        for model in args.model:
-            evaluate.model_kind(model)
+        kinds = {model: evaluate.model_kind(model) for model in args.model}
         datasets.resolve(args.dataset)
+        specs = evaluate.check_noise_specs(args.noise) if args.noise is not None else None
     except (ValueError, FileNotFoundError, NotADirectoryError) as error:
         raise SystemExit(f"error: {error}") from None
-    bad = [s for s in args.sigma if not (s >= 0 and s < float("inf"))]
-    if bad:
+    sigmas = [15.0, 25.0, 50.0] if args.sigma is None else args.sigma
+    bad = [s for s in sigmas if not (s >= 0 and s < float("inf"))]
+    if bad and specs is None:
         raise SystemExit(f"error: --sigma takes noise levels >= 0 on the 0-255 scale, got {bad}")
+    if args.passes is not None and args.passes < 1:
+        raise SystemExit(f"error: --passes takes an int >= 1, got {args.passes}")
+    if args.passes is not None and all(kind == "classical" for kind in kinds.values()):
+        raise SystemExit("error: --passes applies to neural models only (classical methods run once)")
     rows = []
     for model in args.model:
+        # passes go to the neural models only; classical methods in the same call run once
+        options = {"passes": args.passes} if args.passes is not None and kinds[model] != "classical" else {}
+        noise_or_sigmas = {"noise": specs} if specs is not None else {"sigmas": sigmas}
         rows += evaluate.evaluate(
-            model, args.dataset, args.sigma, limit=args.limit, seed=args.seed, clip_input=args.clip_input, progress=not args.json
+            model, args.dataset, limit=args.limit, seed=args.seed, clip_input=args.clip_input, progress=not args.json,
+            **noise_or_sigmas, **options,
         )
     summary = evaluate.summarize(rows)
     if args.csv:
@@ -65,7 +74,8 @@ def _evaluate(args) -> int:
     if args.json:
         print(json.dumps({"summary": summary, "rows": rows}, indent=2))
     else:
-        print(f"{args.dataset}, {len(rows) // max(1, len(summary))} images, Gaussian noise (input {'clipped' if args.clip_input else 'not clipped'}), seed {args.seed}")
+        what = "Gaussian noise" if specs is None else "noise " + ", ".join(specs) + " (oracle level)"
+        print(f"{args.dataset}, {len(rows) // max(1, len(summary))} images, {what} (input {'clipped' if args.clip_input else 'not clipped'}), seed {args.seed}")
         print(evaluate.markdown_table(summary))
     return 0
 
@@ -132,7 +142,7 @@ def _denoise(args) -> int:
 def _report(args) -> int:
     from . import report
 
-    path = report.build(output=args.output, fresh=args.fresh, limit=args.limit)
+    path = report.build(output=args.output, fresh=args.fresh, limit=args.limit, sections=tuple(args.sections or report.SECTIONS))
     print(f"wrote {path}")
     return 0
 
@@ -155,7 +165,13 @@ def main(argv=None) -> int:
     ev = commands.add_parser("evaluate", help="PSNR/SSIM/MSE of models over a named set at noise levels")
     ev.add_argument("--model", nargs="+", required=True, help="shipped weights, run folder, .keras file or classical method")
     ev.add_argument("--dataset", default="bsd68")
-    ev.add_argument("--sigma", nargs="+", type=float, default=[15.0, 25.0, 50.0])
+    level = ev.add_mutually_exclusive_group()
+    level.add_argument("--sigma", nargs="+", type=float, help="Gaussian noise levels, 0-255 (default 15 25 50)")
+    level.add_argument(
+        "--noise", nargs="+", metavar="SPEC",
+        help="noise specs instead of --sigma, e.g. salt_and_pepper:amount=0.05 iso:iso=3200 (level-taking methods get the oracle level)",
+    )
+    ev.add_argument("--passes", type=int, help="apply the neural models N times (inference passes; rows named 'model (N passes)')")
     ev.add_argument("--limit", type=int, help="first N images only")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--clip-input", action="store_true", help="clip and 8-bit quantize the noisy input")
@@ -173,9 +189,13 @@ def main(argv=None) -> int:
     dn.set_defaults(func=_denoise)
 
     rp = commands.add_parser("report", help="regenerate RESULTS.md (cached per-image rows under results/)")
-    rp.add_argument("--output", default="RESULTS.md")
+    rp.add_argument("--output", help="default RESULTS.md; with --sections results/RESULTS_<sections>.md")
     rp.add_argument("--fresh", action="store_true", help="ignore cached rows and evaluate everything again")
     rp.add_argument("--limit", type=int, help="first N images per set (a quick look; RESULTS.md uses all)")
+    rp.add_argument(
+        "--sections", nargs="+", choices=("gray", "colour", "mixed", "iso"),
+        help="build only these sections (default all; a section whose models are not shipped is left out)",
+    )
     rp.set_defaults(func=_report)
 
     train = commands.add_parser("train", help="train a config (configs/*.yaml) into a run folder")

@@ -10,6 +10,19 @@ Protocol (documented once, used by the CLI, the notebooks and RESULTS.md):
   (SSIM: Gaussian window sigma 1.5, no sample covariance; see :mod:`denoise_tf.metrics`);
 * denoisers that take a noise level (FFDNet, BM3D and the other classical methods) get the true
   sigma; blind models get nothing.
+
+Other noise (``evaluate(..., noise=[spec, ...])``, CLI ``--noise``): image ``k`` gets
+``noise.apply(clean, spec, seed=[seed, k])`` for each spec (any :func:`denoise_tf.noise.parse`
+string: ``salt_and_pepper:amount=0.05``, ``iso:iso=3200``, ``mixed:kinds=...,count=1-3``), then
+``clip_input`` as above. Level-taking denoisers get an **oracle level** per image, on the 0-255
+scale: for the ``gaussian`` kind the sigma the noise was drawn with (as on the sigma path); for
+every other kind the RMS of that image's actual noise, ``255 * sqrt(mean((noisy - clean)^2))``,
+measured on the noisy input the denoiser sees (after ``clip_input``). It is what a perfect noise
+estimator would report, so classical baselines get their best case; rows record it as ``level``.
+
+Denoiser options that change results (``passes=2``, ``self_ensemble=True``) are named in the
+rows' ``model`` (``dilated-iso (2 passes)``, see :func:`display_name`), so each variant is its own
+row group and its own cache file in :mod:`denoise_tf.report`.
 """
 
 from __future__ import annotations
@@ -88,6 +101,67 @@ def model_is_color(name: str) -> bool | None:
     return None
 
 
+#: Denoiser options that do not change the result (execution only): left out of display names.
+EXECUTION_OPTIONS = ("tile", "overlap", "batch_size", "progress", "runner")
+
+
+def display_name(model: str, **options) -> str:
+    """The row name of ``model`` run with ``options``: ``dilated-iso (2 passes)``, ``x (self-ensemble)``.
+
+    ``passes=1``, ``self_ensemble=False`` and the execution options (:data:`EXECUTION_OPTIONS`)
+    leave the name unchanged; any other option is written ``key=value``.
+    """
+    parts = []
+    for key, value in options.items():
+        if key in EXECUTION_OPTIONS or (key == "passes" and value == 1) or (key == "self_ensemble" and not value):
+            continue
+        if key == "passes":
+            parts.append(f"{value} passes")
+        elif key == "self_ensemble":
+            parts.append("self-ensemble")
+        else:
+            parts.append(f"{key}={value}")
+    return f"{model} ({', '.join(parts)})" if parts else str(model)
+
+
+def check_noise_specs(specs: Sequence[str]) -> list[str]:
+    """Each spec parsed (so a typo fails before any work) and returned stripped.
+
+    Raises
+    ------
+    ValueError
+        A spec :func:`denoise_tf.noise.parse` rejects; the message names the spec.
+    """
+    from . import noise
+
+    if isinstance(specs, str):
+        specs = [specs]
+    checked = []
+    for spec in specs:
+        try:
+            noise.parse(str(spec))
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"bad noise spec {spec!r}: {error}") from None
+        checked.append(str(spec).strip())
+    if not checked:
+        raise ValueError("noise takes at least one spec")
+    return checked
+
+
+def oracle_level(clean: np.ndarray, noisy: np.ndarray, spec: str, drawn) -> float:
+    """The noise level (0-255) given to level-taking denoisers for one image (module docstring).
+
+    ``drawn`` is the level :func:`denoise_tf.noise.apply` returned (0-1 scale): used as the sigma
+    for the ``gaussian`` kind; any other kind gets the RMS of ``noisy - clean`` times 255.
+    """
+    from . import noise
+
+    if noise.parse(spec).kind == "gaussian":
+        return float(drawn) * 255.0
+    diff = noisy.astype(np.float64) - clean.astype(np.float64)
+    return float(np.sqrt(np.mean(diff * diff)) * 255.0)
+
+
 def noisy_input(clean: np.ndarray, spec: str, seed, clip_input: bool = False) -> np.ndarray:
     """The protocol's noisy image: noise from ``seed``; clipped and 8-bit quantized if ``clip_input``."""
     from . import noise
@@ -101,69 +175,117 @@ def noisy_input(clean: np.ndarray, spec: str, seed, clip_input: bool = False) ->
 def evaluate(
     model: str,
     dataset: str = "bsd68",
-    sigmas: Sequence[float] = (15, 25, 50),
+    sigmas: Sequence[float] | None = None,
     limit: int | None = None,
     seed: int = 0,
     clip_input: bool = False,
     color: bool | None = None,
     data_root: str | os.PathLike | None = None,
     progress: bool = False,
+    noise: Sequence[str] | None = None,
     **options,
 ) -> list[dict]:
-    """Run the protocol; one row per (image, sigma).
+    """Run the protocol; one row per (image, sigma) or (image, noise spec).
+
+    Parameters
+    ----------
+    sigmas : sequence of float or None
+        Gaussian noise levels (0-255); default ``(15, 25, 50)`` when ``noise`` is None too.
+    noise : sequence of str or None
+        Noise specs used instead of ``sigmas`` (module docstring: oracle level, ``level`` column).
+    **options
+        Denoiser options (``passes=2``, ``tile=...``); results-changing ones rename the rows'
+        model (:func:`display_name`).
 
     Returns
     -------
     list of dict
-        ``model, dataset, sigma, image, noisy_psnr, psnr, ssim, mse, seconds``.
+        Sigma path: ``model, dataset, sigma, image, noisy_psnr, psnr, ssim, mse, seconds``.
+        Noise path: ``model, dataset, noise, level, image, noisy_psnr, psnr, ssim, mse, seconds``.
+
+    Raises
+    ------
+    ValueError
+        Unknown model, both ``sigmas`` and ``noise`` given, or a bad noise spec.
     """
     from tqdm.auto import tqdm
 
     from . import datasets, metrics
+    from . import noise as noise_module
 
+    if sigmas is not None and noise is not None:
+        raise ValueError("pass either sigmas (Gaussian noise) or noise (specs), not both")
     model_kind(model)  # an unknown model name fails here, before the set is read
+    specs = check_noise_specs(noise) if noise is not None else None
     if color is None:
         color = model_is_color(model)
+    name = display_name(model, **options)
     images, names = datasets.load(dataset, color=color, limit=limit, data_root=data_root)
+    pairs = list(zip(images, names))
     rows = []
-    for sigma in sigmas:
-        denoiser = make_denoiser(model, sigma=sigma, **options)
-        spec = f"gaussian:sigma={sigma:g}"
-        for k, (clean, image_name) in enumerate(tqdm(list(zip(images, names)), desc=f"{model} sigma={sigma:g}", disable=not progress)):
-            noisy = noisy_input(clean, spec, [seed, k], clip_input)
+
+    def scores(image_name, clean, noisy, restored, seconds) -> dict:
+        return {
+            "image": image_name,
+            "noisy_psnr": metrics.psnr(clean, np.clip(noisy, 0.0, 1.0)),
+            "psnr": metrics.psnr(clean, restored),
+            "ssim": metrics.ssim(clean, restored),
+            "mse": metrics.mse(clean, restored),
+            "seconds": seconds,
+        }
+
+    if specs is None:
+        for sigma in (15, 25, 50) if sigmas is None else sigmas:
+            denoiser = make_denoiser(model, sigma=sigma, **options)
+            spec = f"gaussian:sigma={sigma:g}"
+            for k, (clean, image_name) in enumerate(tqdm(pairs, desc=f"{name} sigma={sigma:g}", disable=not progress)):
+                noisy = noisy_input(clean, spec, [seed, k], clip_input)
+                start = time.perf_counter()
+                restored = np.clip(denoiser.denoise(noisy), 0.0, 1.0)
+                row = scores(image_name, clean, noisy, restored, time.perf_counter() - start)
+                rows.append({"model": name, "dataset": dataset, "sigma": float(sigma), **row})
+        return rows
+    denoiser = None
+    for spec in specs:
+        for k, (clean, image_name) in enumerate(tqdm(pairs, desc=f"{name} {spec}", disable=not progress)):
+            noisy, drawn = noise_module.apply(clean, spec, seed=[seed, k], return_level=True)
+            if clip_input:
+                noisy = np.round(np.clip(noisy, 0.0, 1.0) * 255.0) / 255.0
+            noisy = noisy.astype(np.float32)
+            level = oracle_level(clean, noisy, spec, drawn)
+            if denoiser is None:  # built once (neural weights load once); the level is set per image
+                denoiser = make_denoiser(model, sigma=level, **options)
+            denoiser.sigma = level
             start = time.perf_counter()
             restored = np.clip(denoiser.denoise(noisy), 0.0, 1.0)
-            seconds = time.perf_counter() - start
-            rows.append(
-                {
-                    "model": model,
-                    "dataset": dataset,
-                    "sigma": float(sigma),
-                    "image": image_name,
-                    "noisy_psnr": metrics.psnr(clean, np.clip(noisy, 0.0, 1.0)),
-                    "psnr": metrics.psnr(clean, restored),
-                    "ssim": metrics.ssim(clean, restored),
-                    "mse": metrics.mse(clean, restored),
-                    "seconds": seconds,
-                }
-            )
+            row = scores(image_name, clean, noisy, restored, time.perf_counter() - start)
+            rows.append({"model": name, "dataset": dataset, "noise": spec, "level": level, **row})
     return rows
 
 
+def condition(row: dict):
+    """The test condition of a row or summary: its noise spec, else its sigma."""
+    return row["noise"] if "noise" in row else row["sigma"]
+
+
 def summarize(rows: Iterable[dict]) -> list[dict]:
-    """Mean PSNR / SSIM / MSE / seconds per (model, dataset, sigma), in first-seen order."""
+    """Mean PSNR / SSIM / MSE / seconds per (model, dataset, sigma or noise spec), in first-seen order.
+
+    Noise-spec groups carry ``noise`` (and the mean oracle ``level``) instead of ``sigma``.
+    """
     groups: dict = {}
     for row in rows:
-        groups.setdefault((row["model"], row["dataset"], row["sigma"]), []).append(row)
+        groups.setdefault((row["model"], row["dataset"], "noise" in row, condition(row)), []).append(row)
     summary = []
-    for (model, dataset, sigma), items in groups.items():
+    for (model, dataset, is_spec, cond), items in groups.items():
+        keys = ("noisy_psnr", "psnr", "ssim", "mse", "seconds") + (("level",) if is_spec else ())
         summary.append(
             {
                 "model": model,
                 "dataset": dataset,
-                "sigma": sigma,
+                ("noise" if is_spec else "sigma"): cond,
                 "images": len(items),
-                **{key: float(np.mean([r[key] for r in items])) for key in ("noisy_psnr", "psnr", "ssim", "mse", "seconds")},
+                **{key: float(np.mean([float(r[key]) for r in items])) for key in keys},
             }
         )
     return summary
@@ -181,14 +303,19 @@ def write_csv(rows: Sequence[dict], path: str | os.PathLike) -> Path:
 
 
 def markdown_table(summary: Sequence[dict]) -> str:
-    """A Markdown table: one row per model, PSNR / SSIM per sigma."""
-    sigmas = sorted({row["sigma"] for row in summary})
-    header = "| model | " + " | ".join(f"σ={s:g} PSNR / SSIM" for s in sigmas) + " |"
-    lines = [header, "|---|" + "---|" * len(sigmas)]
+    """A Markdown table: one row per model, PSNR / SSIM per sigma (or per noise spec)."""
+    conditions = list(dict.fromkeys(condition(row) for row in summary))
+    columns = sorted(c for c in conditions if not isinstance(c, str)) + [c for c in conditions if isinstance(c, str)]
+
+    def label(cond) -> str:
+        return f"`{cond}` PSNR / SSIM" if isinstance(cond, str) else f"σ={cond:g} PSNR / SSIM"
+
+    header = "| model | " + " | ".join(label(c) for c in columns) + " |"
+    lines = [header, "|---|" + "---|" * len(columns)]
     for model in dict.fromkeys(row["model"] for row in summary):
         cells = []
-        for sigma in sigmas:
-            match = [r for r in summary if r["model"] == model and r["sigma"] == sigma]
+        for cond in columns:
+            match = [r for r in summary if r["model"] == model and condition(r) == cond]
             cells.append(f"{match[0]['psnr']:.2f} / {match[0]['ssim']:.4f}" if match else "–")
         lines.append(f"| {model} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

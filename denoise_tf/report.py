@@ -3,12 +3,34 @@
 Per-image rows are cached in ``results/<dataset>/<model>_sigma<s>.csv`` together with the sha256
 of the weights they came from, so a rerun only evaluates what changed (new weights, a new method);
 ``--fresh`` recomputes everything. Published figures are quoted from the papers for comparison.
+
+Sections (:data:`SECTIONS`, ``build(sections=...)``, ``report --sections``):
+
+* ``gray``: BSD68 / Set12 Gaussian tables of the shipped gray models and the classical methods,
+  the BSD68 targets, the PSNR-across-sigma and side-by-side figures;
+* ``colour``: CBSD68 Gaussian table (colour Gaussian models such as ``cdncnn-b``, CBM3D = the
+  classical ``bm3d`` on colour images, the median filter, published CDnCNN-B / CBM3D rows);
+* ``mixed``: ``dncnn-mixed`` on CBSD68 under each kind of its training mix alone at a fixed middle
+  severity and under fixed-seed mixes (:data:`MIXED_TESTS`), beside median and CBM3D, with the
+  write-up's claim (:data:`CLAIM`) checked per test;
+* ``iso``: camera ISO noise on CBSD68 (:data:`ISO_TESTS`, noisy input 8-bit quantized as the
+  ``sequential-sidd`` training pairs): ``dilated-iso`` with 1 and 2 passes, ``sequential-sidd``
+  and the other colour models beside CBM3D and median, with seconds per image.
+
+A section whose models are not shipped is left out; the issue #10 targets
+(:func:`issue10_checks`) follow whenever one of their models is shipped. Noise-spec rows are
+cached as ``results/<dataset>/<model>_<spec slug>[_q8].csv`` (``_q8``: 8-bit quantized input),
+their ``.json`` also holding ``noise`` and ``clip_input``. A build with only some sections writes
+only those, by default to ``results/RESULTS_<sections>.md`` (RESULTS.md is left alone): CBM3D over
+CBSD68 under every condition takes hours on a small CPU, and the cache makes it resumable section
+by section. Level-taking baselines get the oracle noise level (:mod:`denoise_tf.evaluate`).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import re
 import time
 from pathlib import Path
 
@@ -27,6 +49,44 @@ PUBLISHED = {
     },
     "set12": {"DnCNN-S (paper)": (32.86, 30.44, 27.18)},
 }
+
+
+SECTIONS = ("gray", "colour", "mixed", "iso")
+COLOR_SET = "cbsd68"
+COLOR_CLASSICAL = ("bm3d", "median")
+
+#: Published colour PSNR (dB) on CBSD68 at sigma 15 / 25 / 50 (Zhang et al., TIP 2017, Table IV).
+PUBLISHED_COLOR = {
+    "CDnCNN-B (paper)": (33.89, 31.23, 27.92),
+    "CBM3D (paper)": (33.52, 30.71, 27.38),
+}
+
+#: The mixed-noise tests: each kind of ``dncnn-mixed``'s training mix alone at a fixed middle
+#: severity of its :data:`denoise_tf.noise.MIXED_RANGES` range (Gaussian clipped, as every stage
+#: of ``mixed`` is), then fixed-seed mixes (the protocol's seed ``[0, k]`` fixes which kinds and
+#: parameters image k gets): the training distribution (1-3 kinds), exactly 2 and exactly 3 kinds.
+MIXED_KINDS = "gaussian,salt_and_pepper,speckle,scribbles"
+MIXED_TESTS = (
+    "gaussian:sigma=25,clip=true",
+    "salt_and_pepper:amount=0.05",
+    "speckle:sigma=35",
+    "scribbles",
+    f"mixed:kinds={MIXED_KINDS},count=1-3",
+    f"mixed:kinds={MIXED_KINDS},count=2",
+    f"mixed:kinds={MIXED_KINDS},count=3",
+)
+
+#: Camera ISO noise tests (the ``sequential-sidd`` pairs span ISO 800-6400); inputs 8-bit quantized.
+ISO_TESTS = ("iso:iso=1600", "iso:iso=6400")
+ISO_CLIP_INPUT = True
+
+#: The write-up's claim for the mixed-noise model: noisy 18-25 dB -> restored 30-40 dB, SSIM > 0.90.
+CLAIM = {"noisy": (18.0, 25.0), "restored": (30.0, 40.0), "ssim": 0.90}
+
+#: Models of issue #10 (colour and write-up models) by section.
+MIXED_MODELS = ("dncnn-mixed",)
+ISO_MODELS = ("dilated-iso", "sequential-sidd")
+ISO_PASSES = {"dilated-iso": (1, 2)}
 
 
 def gray_models() -> list[str]:
@@ -53,21 +113,75 @@ def _fingerprint(name: str) -> str:
     return pretrained.entry(name)["sha256"] if name in pretrained.available() else f"classical:{name}"
 
 
-def cached_rows(name: str, dataset: str, sigma: float, results: Path, fresh: bool = False, limit=None) -> list[dict]:
-    """Rows of one (model, dataset, sigma), from the cache when its fingerprint still matches."""
+def slug(text: str) -> str:
+    """A file-name-safe form of a model display name or a noise spec (``iso:iso=3200`` -> ``iso-iso-3200``)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", str(text)).strip("-")
+
+
+def cache_path(name: str, dataset: str, condition, results, clip_input: bool = False, **options) -> Path:
+    """Where the rows of one (model variant, dataset, sigma or noise spec) are cached.
+
+    ``results/<dataset>/<model>_sigma<s>.csv`` for Gaussian sigma ``s`` (the original layout),
+    ``results/<dataset>/<model>_<spec slug>.csv`` for a noise spec; ``<model>`` is the display name
+    (``dilated-iso (2 passes)`` -> ``dilated-iso-2-passes``), ``_q8`` marks a quantized input.
+    """
     from . import evaluate
 
-    path = results / dataset / f"{name}_sigma{sigma:g}.csv"
+    stem = slug(evaluate.display_name(name, **options))
+    tail = slug(condition) if isinstance(condition, str) else f"sigma{condition:g}"
+    return Path(results) / dataset / f"{stem}_{tail}{'_q8' if clip_input else ''}.csv"
+
+
+def _read_rows(path: Path) -> list[dict]:
+    text_keys = ("model", "dataset", "image", "noise")
+    with path.open() as handle:
+        return [{k: (v if k in text_keys else float(v)) for k, v in r.items()} for r in csv.DictReader(handle)]
+
+
+def stored_rows(name: str, dataset: str, condition, results, clip_input: bool = False, limit="any", **options):
+    """Cached rows when their fingerprint (and spec, input clipping, ``limit`` unless "any") match, else None."""
+    path = cache_path(name, dataset, condition, results, clip_input, **options)
     meta = path.with_suffix(".json")
-    fingerprint = _fingerprint(name)
-    if not fresh and path.exists() and meta.exists():
-        info = json.loads(meta.read_text())
-        if info.get("fingerprint") == fingerprint and info.get("limit") == limit:
-            with path.open() as handle:
-                return [{k: (v if k in ("model", "dataset", "image") else float(v)) for k, v in r.items()} for r in csv.DictReader(handle)]
-    rows = evaluate.evaluate(name, dataset, [sigma], limit=limit, progress=True)
+    if not (path.exists() and meta.exists()):
+        return None
+    info = json.loads(meta.read_text())
+    if info.get("fingerprint") != _fingerprint(name) or (limit != "any" and info.get("limit") != limit):
+        return None
+    if isinstance(condition, str) and (info.get("noise") != condition or bool(info.get("clip_input")) != bool(clip_input)):
+        return None
+    return _read_rows(path)
+
+
+def cached_rows(
+    name: str, dataset: str, sigma, results: Path, fresh: bool = False, limit=None, clip_input: bool = False, color=None, **options
+) -> list[dict]:
+    """Rows of one (model, dataset, sigma or noise spec), from the cache when its fingerprint still matches.
+
+    ``sigma`` is a Gaussian sigma (0-255) or a noise spec string (:func:`denoise_tf.evaluate.evaluate`
+    ``noise=``); ``options`` (``passes=2``) pick a model variant with its own cache file; ``color``
+    (True for the colour sections) is how the set is read, None: the set's or the model's own.
+    """
+    from . import evaluate
+
+    results = Path(results)
+    if not fresh:
+        rows = stored_rows(name, dataset, sigma, results, clip_input, limit, **options)
+        if rows is not None:
+            return rows
+    path = cache_path(name, dataset, sigma, results, clip_input, **options)
+    meta = path.with_suffix(".json")
+    info = {}
+    if color is not None:
+        options["color"] = color
+    if isinstance(sigma, str):
+        rows = evaluate.evaluate(name, dataset, noise=[sigma], limit=limit, clip_input=clip_input, progress=True, **options)
+        info = {"noise": sigma, "clip_input": bool(clip_input)}
+    elif clip_input or options:
+        rows = evaluate.evaluate(name, dataset, [sigma], limit=limit, clip_input=clip_input, progress=True, **options)
+    else:
+        rows = evaluate.evaluate(name, dataset, [sigma], limit=limit, progress=True)
     evaluate.write_csv(rows, path)
-    meta.write_text(json.dumps({"fingerprint": fingerprint, "limit": limit, "when": time.strftime("%Y-%m-%d %H:%M")}))
+    meta.write_text(json.dumps({"fingerprint": _fingerprint(name), "limit": limit, "when": time.strftime("%Y-%m-%d %H:%M"), **info}))
     return rows
 
 
@@ -89,8 +203,14 @@ def psnr_vs_sigma(models, dataset: str, sigmas, results: Path, path: Path, limit
     return path
 
 
-def _command(name: str, dataset: str, sigmas) -> str:
-    return f"python -m denoise_tf evaluate --model {name} --dataset {dataset} --sigma {' '.join(f'{s:g}' for s in sigmas)}"
+def _command(name: str, dataset: str, sigmas, clip_input: bool = False, **options) -> str:
+    """The CLI line that reproduces rows: ``sigmas`` are numbers or noise spec strings."""
+    if all(isinstance(s, str) for s in sigmas):
+        level = "--noise " + " ".join(f"'{s}'" for s in sigmas)
+    else:
+        level = "--sigma " + " ".join(f"{s:g}" for s in sigmas)
+    extra = "".join(f" --passes {v}" for k, v in options.items() if k == "passes" and v != 1)
+    return f"python -m denoise_tf evaluate --model {name} --dataset {dataset} {level}{extra}{' --clip-input' if clip_input else ''}"
 
 
 def target_checks(means: dict) -> list[tuple[str, str, bool | None]]:
@@ -138,6 +258,168 @@ def target_checks(means: dict) -> list[tuple[str, str, bool | None]]:
     return checks
 
 
+def colour_models() -> list[str]:
+    """Shipped colour models (3 channels)."""
+    from . import pretrained
+
+    return [name for name in pretrained.available() if pretrained.entry(name).get("model_options", {}).get("channels", 1) == 3]
+
+
+def colour_gaussian_models() -> list[str]:
+    """Shipped colour models trained on Gaussian noise (``cdncnn-b``...) for the CBSD68 Gaussian table.
+
+    The write-up models (:data:`MIXED_MODELS`, :data:`ISO_MODELS`; ``sequential-sidd`` is
+    registered with ``gaussian:sigma=0`` as its pairs bring their own noise) are left out.
+    """
+    from . import noise, pretrained
+
+    names = []
+    for name in colour_models():
+        if name in MIXED_MODELS + ISO_MODELS:
+            continue
+        spec = noise.parse(pretrained.entry(name)["noise"])
+        if spec.kind == "gaussian" and spec.params.get("sigma") not in (0, 0.0):
+            names.append(name)
+    return names
+
+
+def claim_check(rows) -> tuple[str, bool | None]:
+    """The write-up's claim (:data:`CLAIM`) on one test's per-image rows.
+
+    Returns
+    -------
+    (text, met)
+        ``met`` is True when the mean noisy PSNR lies in the claim's input range and the mean
+        restored PSNR / SSIM in its output range, False when the input is in range and the output
+        not, None when the input is outside the range (the claim says nothing then). ``text``
+        also counts the images whose own figures satisfy the claim among those with an input in range.
+    """
+    rows = list(rows)
+    (lo, hi), (rlo, rhi), ssim_min = CLAIM["noisy"], CLAIM["restored"], CLAIM["ssim"]
+    noisy = float(np.mean([r["noisy_psnr"] for r in rows]))
+    psnr = float(np.mean([r["psnr"] for r in rows]))
+    ssim = float(np.mean([r["ssim"] for r in rows]))
+    in_range = [r for r in rows if lo <= r["noisy_psnr"] <= hi]
+    holding = [r for r in in_range if rlo <= r["psnr"] <= rhi and r["ssim"] > ssim_min]
+    count = f"{len(holding)} of {len(in_range)} images with noisy input in range hold"
+    if not lo <= noisy <= hi:
+        return f"n/a: noisy {noisy:.2f} dB outside {lo:g}-{hi:g} ({count})", None
+    met = rlo <= psnr <= rhi and ssim > ssim_min
+    return f"{'holds' if met else 'fails'}: {noisy:.2f} → {psnr:.2f} dB, SSIM {ssim:.3f} ({count})", met
+
+
+def issue10_checks(means: dict, seconds: dict | None = None, models=None) -> list[tuple[str, str, bool | None]]:
+    """Issue #10's targets (colour and write-up models), checked against mean figures.
+
+    Parameters
+    ----------
+    means : dict
+        ``{(dataset, model, condition): mean PSNR}``; ``condition`` is a sigma (number) or a noise
+        spec string, ``model`` as named in the tables (``dilated-iso (2 passes)``) or ``"noisy"``
+        for the noisy input.
+    seconds : dict or None
+        ``{(dataset, model, condition): mean seconds per image}`` (the ISO timing target).
+    models : iterable of str or None
+        Only the targets of these models (e.g. the shipped ones); None: all.
+
+    Returns
+    -------
+    list of (target, reached, met)
+        ``met`` is None when a figure the target needs is missing.
+    """
+    seconds = seconds or {}
+    keep = None if models is None else set(models)
+    checks = []
+
+    def check(owner, target, values, test):
+        if keep is not None and owner not in keep:
+            return
+        if any(v is None for v in values):
+            checks.append((target, "not evaluated", None))
+        else:
+            reached, met = test(*values)
+            checks.append((target, reached, bool(met)))
+
+    c = COLOR_SET
+    paper = dict(zip(SIGMAS, PUBLISHED_COLOR["CDnCNN-B (paper)"]))
+    for sigma in SIGMAS:
+        check(
+            "cdncnn-b",
+            f"CDnCNN-B σ={sigma} ({c.upper()}): within 0.2 dB of the paper's {paper[sigma]:.2f} and above CBM3D run here",
+            (means.get((c, "cdncnn-b", sigma)), means.get((c, "bm3d", sigma))),
+            lambda o, b, p=paper[sigma]: (f"{o:.2f} dB ({o - p:+.2f} vs paper; CBM3D here {b:.2f})", o >= p - 0.2 and o > b),
+        )
+    for spec in MIXED_TESTS:
+        check(
+            "dncnn-mixed",
+            f"DnCNN-mixed `{spec}` ({c.upper()}): at least 3 dB above the best classical filter (median, CBM3D)",
+            (means.get((c, "dncnn-mixed", spec)), means.get((c, "median", spec)), means.get((c, "bm3d", spec))),
+            lambda o, m, b: (f"{o:.2f} dB ({o - max(m, b):+.2f} vs {'CBM3D' if b >= m else 'median'} {max(m, b):.2f})", o >= max(m, b) + 3.0),
+        )
+    for spec in ISO_TESTS:
+        for passes in ISO_PASSES["dilated-iso"]:
+            name = "dilated-iso" if passes == 1 else f"dilated-iso ({passes} passes)"
+            key, ref = (c, name, spec), (c, "bm3d", spec)
+            check(
+                "dilated-iso",
+                f"{name} `{spec}` ({c.upper()}): above CBM3D at equal or lower time per image",
+                (means.get(key), seconds.get(key), means.get(ref), seconds.get(ref)),
+                lambda o, t, b, tb: (f"{o:.2f} dB in {t:.2f} s (CBM3D {b:.2f} dB in {tb:.2f} s)", o > b and t <= tb),
+            )
+    for spec in ISO_TESTS:
+        check(
+            "sequential-sidd",
+            f"sequential-sidd `{spec}` ({c.upper()}): above the noisy input and the median filter",
+            (means.get((c, "sequential-sidd", spec)), means.get((c, "noisy", spec)), means.get((c, "median", spec))),
+            lambda o, n, m: (f"{o:.2f} dB (noisy {n:.2f}, median {m:.2f})", o > n and o > m),
+        )
+    ref = means.get(("bsd68", "dncnn-s25", 25))
+    check(
+        "simple-cnn-s25",
+        "simple-cnn-s25 σ=25 (BSD68): above the noisy input and the median filter",
+        (means.get(("bsd68", "simple-cnn-s25", 25)), means.get(("bsd68", "noisy", 25)), means.get(("bsd68", "median", 25))),
+        lambda o, n, m: (f"{o:.2f} dB (noisy {n:.2f}, median {m:.2f}" + (f"; dncnn-s25 {ref:.2f})" if ref is not None else ")"), o > n and o > m),
+    )
+    return checks
+
+
+def subset_protocol(name: str) -> dict:
+    """How shipped model ``name`` is checked on a 2-image subset (``tests/test_pretrained.py``).
+
+    Returns
+    -------
+    dict
+        ``dataset``; ``sigma`` (Gaussian, 0-255) or ``noise`` (a spec; the other is None);
+        ``clip_input``; ``options`` (denoiser options); ``required``: ``[(baseline, margin dB)]``
+        every image must beat (``"noisy"`` is the noisy input); ``target``: the issue's
+        BM3D-class ``[(baseline, margin)]``, asserted for final weights, an expected failure for
+        interim ones; ``note``: the target in words.
+    """
+    from . import pretrained
+
+    entry = pretrained.entry(name)
+    color = entry.get("model_options", {}).get("channels", 1) == 3
+    sanity = [("noisy", 5.0), ("median", 1.0)]
+    if name == "simple-cnn-s25" or entry.get("model") == "simple_cnn":
+        sigma = model_sigmas(name)[0] if len(model_sigmas(name)) == 1 else 25
+        return dict(dataset="set12", sigma=sigma, noise=None, clip_input=False, options={},
+                    required=[("noisy", 0.0), ("median", 0.0)], target=[], note="above the noisy input and the median filter")
+    if name in MIXED_MODELS:
+        return dict(dataset=COLOR_SET, sigma=None, noise=MIXED_TESTS[5], clip_input=False, options={},
+                    required=[("noisy", 0.0), ("median", 0.0)], target=[("median", 3.0), ("bm3d", 3.0)],
+                    note="at least 3 dB above the best classical filter")
+    if name == "sequential-sidd":
+        return dict(dataset=COLOR_SET, sigma=None, noise=ISO_TESTS[-1], clip_input=ISO_CLIP_INPUT, options={},
+                    required=[("noisy", 0.0), ("median", 0.0)], target=[], note="above the noisy input and the median filter")
+    if name in ISO_MODELS:
+        return dict(dataset=COLOR_SET, sigma=None, noise=ISO_TESTS[-1], clip_input=ISO_CLIP_INPUT, options={},
+                    required=[("noisy", 0.0), ("median", 0.0)], target=[("bm3d", 0.0)], note="above CBM3D on ISO noise")
+    sigmas = model_sigmas(name)
+    sigma = 25 if 25 in sigmas else sigmas[0]
+    return dict(dataset=COLOR_SET if color else "set12", sigma=sigma, noise=None, clip_input=False, options={},
+                required=sanity, target=[("bm3d", 0.0)], note="above (C)BM3D")
+
+
 def remaining_budget(name: str) -> str:
     """Epochs still planned for a shipped model and their time at the rate it trained so far."""
     from . import pretrained
@@ -163,8 +445,103 @@ def side_by_side_figure(models, dataset: str, index: int, sigma: float, path: Pa
     return path
 
 
+def _variants(names) -> list[tuple[str, dict]]:
+    """(name, options) of every model variant in the ISO table: dilated-iso with each of its passes."""
+    return [(name, ({"passes": p} if p != 1 else {})) for name in names for p in ISO_PASSES.get(name, (1,))]
+
+
+def _colour_section(models, results, fresh, limit, means, seconds) -> list[str]:
+    """CBSD68 Gaussian table: colour Gaussian models, CBM3D, median, published rows."""
+    from . import evaluate
+
+    lines = [f"## {COLOR_SET.upper()} (colour, Gaussian)", "", "PSNR (dB) / SSIM; CBM3D is the classical `bm3d` on colour images; "
+             "published figures quoted from the paper.", ""]
+    summary, commands = [], []
+    for name in list(models) + list(COLOR_CLASSICAL):
+        sigmas = model_sigmas(name)
+        commands.append(f"- `{_command(name, COLOR_SET, sigmas)}`")
+        for sigma in sigmas:
+            summary += evaluate.summarize(cached_rows(name, COLOR_SET, sigma, results, fresh, limit, color=True))
+    for row in summary:
+        means[(COLOR_SET, row["model"], int(row["sigma"]))] = row["psnr"]
+        means[(COLOR_SET, "noisy", int(row["sigma"]))] = row["noisy_psnr"]
+    table = evaluate.markdown_table(summary).splitlines()
+    for label, values in PUBLISHED_COLOR.items():
+        table.append(f"| {label} | " + " | ".join(f"{v:.2f}" for v in values) + " |")
+    noisy = {int(r["sigma"]): r["noisy_psnr"] for r in summary}
+    lines += table + ["", "Noisy input: " + ", ".join(f"σ={s} {v:.2f} dB" for s, v in sorted(noisy.items())) + ".", ""]
+    return lines + ["Commands:", ""] + commands + [""]
+
+
+def _mixed_section(models, results, fresh, limit, means, seconds) -> list[str]:
+    """Mixed-noise table on CBSD68: one line per test, the mixed models beside median and CBM3D."""
+    from . import evaluate
+
+    names = list(models) + list(COLOR_CLASSICAL)
+    lo, hi = CLAIM["noisy"]
+    rlo, rhi = CLAIM["restored"]
+    lines = [
+        f"## Mixed noise ({COLOR_SET.upper()})",
+        "",
+        "PSNR (dB) / SSIM per test (`denoise_tf.report.MIXED_TESTS`): each kind of the training mix alone at a "
+        "fixed middle severity, then fixed-seed mixes (image k's kinds and parameters come from seed `[0, k]`). "
+        "Median and CBM3D get the oracle noise level (RMS of the image's actual noise). "
+        f"Claim: the write-up's \"noisy {lo:g}-{hi:g} dB → restored {rlo:g}-{rhi:g} dB, SSIM > {CLAIM['ssim']:.2f}\" "
+        f"for {', '.join(models)} (on the means; the count is per image).",
+        "",
+        "| test | noisy PSNR | " + " | ".join(names) + " | vs best classical | claim |",
+        "|---|---|" + "---|" * len(names) + "---|---|",
+    ]
+    for spec in MIXED_TESTS:
+        rows = {name: cached_rows(name, COLOR_SET, spec, results, fresh, limit, color=True) for name in names}
+        summary = {name: evaluate.summarize(r)[0] for name, r in rows.items()}
+        for name, row in summary.items():
+            means[(COLOR_SET, row["model"], spec)] = row["psnr"]
+            seconds[(COLOR_SET, row["model"], spec)] = row["seconds"]
+        noisy = summary[names[0]]["noisy_psnr"]
+        means[(COLOR_SET, "noisy", spec)] = noisy
+        best = max(summary[c]["psnr"] for c in COLOR_CLASSICAL)
+        margin = ", ".join(f"{summary[m]['psnr'] - best:+.2f} dB" for m in models)
+        claim = "; ".join(f"{claim_check(rows[m])[0]}" for m in models)
+        cells = " | ".join(f"{summary[n]['psnr']:.2f} / {summary[n]['ssim']:.4f}" for n in names)
+        lines.append(f"| `{spec}` | {noisy:.2f} | {cells} | {margin} | {claim} |")
+    commands = [f"- `{_command(name, COLOR_SET, MIXED_TESTS)}`" for name in names]
+    return lines + ["", "Commands:", ""] + commands + [""]
+
+
+def _iso_section(models, results, fresh, limit, means, seconds) -> list[str]:
+    """Camera ISO noise on CBSD68 (quantized input): PSNR / SSIM and seconds per image per model variant."""
+    from . import evaluate
+
+    variants = _variants(models) + [(name, {}) for name in COLOR_CLASSICAL]
+    lines = [
+        f"## Camera ISO noise ({COLOR_SET.upper()})",
+        "",
+        "PSNR (dB) / SSIM and seconds per image (this machine, one image at a time) under camera ISO noise "
+        "(luminance + chroma, `denoise_tf.noise.iso`), the noisy input clipped and rounded to 8 bits like the "
+        "`sequential-sidd` training pairs. CBM3D and median get the oracle noise level.",
+        "",
+        "| model | " + " | ".join(f"`{spec}` PSNR / SSIM / s" for spec in ISO_TESTS) + " |",
+        "|---|" + "---|" * len(ISO_TESTS),
+    ]
+    noisy = {}
+    for name, options in variants:
+        cells = []
+        for spec in ISO_TESTS:
+            rows = cached_rows(name, COLOR_SET, spec, results, fresh, limit, clip_input=ISO_CLIP_INPUT, color=True, **options)
+            row = evaluate.summarize(rows)[0]
+            means[(COLOR_SET, row["model"], spec)] = row["psnr"]
+            seconds[(COLOR_SET, row["model"], spec)] = row["seconds"]
+            noisy[spec] = means[(COLOR_SET, "noisy", spec)] = row["noisy_psnr"]
+            cells.append(f"{row['psnr']:.2f} / {row['ssim']:.4f} / {row['seconds']:.2f}")
+        lines.append(f"| {evaluate.display_name(name, **options)} | " + " | ".join(cells) + " |")
+    lines.append("| noisy input | " + " | ".join(f"{noisy[spec]:.2f} / – / –" for spec in ISO_TESTS) + " |")
+    commands = [f"- `{_command(name, COLOR_SET, ISO_TESTS, ISO_CLIP_INPUT, **options)}`" for name, options in variants]
+    return lines + ["", "Commands:", ""] + commands + [""]
+
+
 def build(
-    output="RESULTS.md",
+    output=None,
     results="results",
     figures="figures",
     fresh: bool = False,
@@ -172,16 +549,37 @@ def build(
     classical=CLASSICAL,
     models=None,
     sweep=(5, 15, 25, 35, 50, 65, 75),
+    sections=SECTIONS,
+    color_models=None,
 ) -> Path:
     """Evaluate (or reuse cached rows) and write RESULTS.md with its figures.
 
-    ``models`` defaults to every shipped gray model; ``sweep`` is the sigma list of the
-    PSNR-across-sigma figure (blind models and BM3D on Set12).
+    Parameters
+    ----------
+    output : path or None
+        Default ``RESULTS.md`` for all sections; a partial build (``sections``) defaults to
+        ``<results>/RESULTS_<sections>.md`` so it never replaces the full RESULTS.md.
+    models : list of str or None
+        Gray models of the ``gray`` section; default every shipped gray model.
+    sweep : sequence of float
+        Sigmas of the PSNR-across-sigma figure (blind models and BM3D on Set12).
+    sections : sequence of str
+        Which of :data:`SECTIONS` to build (module docstring); only those are written.
+    color_models : list of str or None
+        Colour models of the ``colour``, ``mixed`` and ``iso`` sections; default every shipped
+        colour model (each section takes those meant for it and is left out when it has none).
     """
     from . import evaluate, plots, pretrained
 
+    unknown = sorted(set(sections) - set(SECTIONS))
+    if unknown:
+        raise ValueError(f"unknown report section(s) {unknown}: expected some of {list(SECTIONS)}")
     results, figures = Path(results), Path(figures)
+    if output is None:
+        partial = tuple(sections) != SECTIONS
+        output = results / f"RESULTS_{'_'.join(s for s in SECTIONS if s in sections)}.md" if partial else "RESULTS.md"
     models = gray_models() if models is None else list(models)
+    colour = colour_models() if color_models is None else list(color_models)
     lines = [
         "# Results",
         "",
@@ -192,28 +590,54 @@ def build(
     ]
     if limit is not None:
         lines += [f"**Quick look: only the first {limit} images of each set** (`--limit {limit}`); the full tables use all.", ""]
+    if tuple(sections) != SECTIONS:
+        lines += [f"Sections built: {', '.join(s for s in SECTIONS if s in sections)} (`--sections`); the others are left out.", ""]
+    means, seconds = {}, {}
     bsd68_means = {}
-    for dataset in GRAY_SETS:
-        lines += [f"## {dataset.upper()} (gray)", "", "PSNR (dB) / SSIM; published figures quoted from the papers.", ""]
-        summary, commands = [], []
-        for name in list(models) + list(classical):
-            sigmas = model_sigmas(name)
-            commands.append(f"- `{_command(name, dataset, sigmas)}`")
-            for sigma in sigmas:
-                summary += evaluate.summarize(cached_rows(name, dataset, sigma, results, fresh, limit))
-        if dataset == "bsd68":
-            bsd68_means = {(row["model"], int(row["sigma"])): row["psnr"] for row in summary}
-        table = evaluate.markdown_table(summary).splitlines()
-        for label, values in PUBLISHED.get(dataset, {}).items():
-            table.append(f"| {label} | " + " | ".join(f"{v:.2f}" for v in values) + " |")
-        noisy = {int(r["sigma"]): r["noisy_psnr"] for r in summary}
-        lines += table + ["", "Noisy input: " + ", ".join(f"σ={s} {v:.2f} dB" for s, v in sorted(noisy.items())) + ".", ""]
-        lines += ["Commands:", ""] + commands + [""]
-    lines += ["## Targets (BSD68)", "", "| target | reached | met |", "|---|---|---|"]
-    for target, reached, met in target_checks(bsd68_means):
-        lines.append(f"| {target} | {reached} | {'–' if met is None else ('yes' if met else 'no')} |")
-    lines += [""]
-    shipped = [m for m in models if m in pretrained.available()]
+    if "gray" in sections:
+        for dataset in GRAY_SETS:
+            lines += [f"## {dataset.upper()} (gray)", "", "PSNR (dB) / SSIM; published figures quoted from the papers.", ""]
+            summary, commands = [], []
+            for name in list(models) + list(classical):
+                sigmas = model_sigmas(name)
+                commands.append(f"- `{_command(name, dataset, sigmas)}`")
+                for sigma in sigmas:
+                    summary += evaluate.summarize(cached_rows(name, dataset, sigma, results, fresh, limit))
+            if dataset == "bsd68":
+                bsd68_means = {(row["model"], int(row["sigma"])): row["psnr"] for row in summary}
+                for row in summary:
+                    means[("bsd68", row["model"], int(row["sigma"]))] = row["psnr"]
+                    means[("bsd68", "noisy", int(row["sigma"]))] = row["noisy_psnr"]
+            table = evaluate.markdown_table(summary).splitlines()
+            for label, values in PUBLISHED.get(dataset, {}).items():
+                table.append(f"| {label} | " + " | ".join(f"{v:.2f}" for v in values) + " |")
+            noisy = {int(r["sigma"]): r["noisy_psnr"] for r in summary}
+            lines += table + ["", "Noisy input: " + ", ".join(f"σ={s} {v:.2f} dB" for s, v in sorted(noisy.items())) + ".", ""]
+            lines += ["Commands:", ""] + commands + [""]
+        lines += ["## Targets (BSD68)", "", "| target | reached | met |", "|---|---|---|"]
+        for target, reached, met in target_checks(bsd68_means):
+            lines.append(f"| {target} | {reached} | {'–' if met is None else ('yes' if met else 'no')} |")
+        lines += [""]
+    colour_gaussian = [m for m in colour if m in colour_gaussian_models()]
+    mixed_models = [m for m in MIXED_MODELS if m in colour]
+    iso_models = [m for m in ISO_MODELS if m in colour]
+    extra = []
+    if "colour" in sections and colour_gaussian:
+        extra += _colour_section(colour_gaussian, results, fresh, limit, means, seconds)
+    if "mixed" in sections and mixed_models:
+        extra += _mixed_section(mixed_models, results, fresh, limit, means, seconds)
+    if "iso" in sections and iso_models:
+        others = [m for m in colour_gaussian + mixed_models if m not in iso_models]
+        extra += _iso_section(iso_models + others, results, fresh, limit, means, seconds)
+    section_of = {"cdncnn-b": "colour", "dncnn-mixed": "mixed", "dilated-iso": "iso", "sequential-sidd": "iso", "simple-cnn-s25": "gray"}
+    issue10 = [m for m, section in section_of.items() if section in sections and m in (models if section == "gray" else colour)]
+    if issue10:
+        extra += ["## Targets (issue #10: colour and write-up models)", "", "| target | reached | met |", "|---|---|---|"]
+        for target, reached, met in issue10_checks(means, seconds, models=issue10):
+            extra.append(f"| {target} | {reached} | {'–' if met is None else ('yes' if met else 'no')} |")
+        extra += [""]
+    lines += extra
+    shipped = [m for m in models + [c for c in colour if c not in models] if m in pretrained.available()]
     lines += ["## Shipped weights and their training budget", ""]
     lines += [
         "| name | status | config | epochs (best / done / planned) | patches seen at best | wall time | hardware | val PSNR | budget left |",
@@ -227,16 +651,18 @@ def build(
             f"{e['val_psnr']:.2f} dB on {e['val_data']} | {remaining_budget(name)} |"
         )
     lines += ["", "Train or resume one: `python -m denoise_tf train CONFIG [--resume]` (on a GPU machine: `scripts/GPU.md`).", ""]
-    blind = [m for m in models if len(model_sigmas(m)) > 1] + ["bm3d"]
-    figure = psnr_vs_sigma(blind, "set12", sweep, results, figures / "results_psnr_vs_sigma.png", limit=limit)
-    lines += ["## PSNR across noise levels (Set12)", "", f"![PSNR vs sigma]({figure.as_posix()})", ""]
-    compared = ["bm3d"] + [m for m in ("dncnn-s25", "dncnn-b", "ffdnet-gray") if m in models]
-    figure = side_by_side_figure(compared, "set12", 0, 25, figures / "results_side_by_side.png")
-    lines += ["## Side by side (Set12, σ = 25)", "", f"![side by side]({figure.as_posix()})", ""]
+    if "gray" in sections:
+        blind = [m for m in models if len(model_sigmas(m)) > 1] + ["bm3d"]
+        figure = psnr_vs_sigma(blind, "set12", sweep, results, figures / "results_psnr_vs_sigma.png", limit=limit)
+        lines += ["## PSNR across noise levels (Set12)", "", f"![PSNR vs sigma]({figure.as_posix()})", ""]
+        compared = ["bm3d"] + [m for m in ("dncnn-s25", "dncnn-b", "ffdnet-gray") if m in models]
+        figure = side_by_side_figure(compared, "set12", 0, 25, figures / "results_side_by_side.png")
+        lines += ["## Side by side (Set12, σ = 25)", "", f"![side by side]({figure.as_posix()})", ""]
     runs = [Path("runs") / pretrained.entry(m)["config"].split("/")[-1].removesuffix(".yaml") for m in shipped]
     runs = [r for r in runs if (r / "log.csv").exists()]
     if runs:
         plots.training_curves(runs, figures / "results_training_curves.png")
         lines += ["## Training curves", "", f"![training curves]({(figures / 'results_training_curves.png').as_posix()})", ""]
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
     Path(output).write_text("\n".join(lines) + "\n")
     return Path(output)
