@@ -105,7 +105,11 @@ def ship(run_dir: str | os.PathLike, name: str, notes: str = "", status: str = "
         "model_options": config.get("model_options", {}),
         "noise": config["noise"],
         "config": f"configs/{config['name']}.yaml",
-        "train_data": config["train_data"],
+        "train_data": (
+            f"{Path(config['paired_data']).name} ({config.get('paired_layout', 'sidd')}-layout noisy/clean pairs)"
+            if config.get("paired_data")
+            else config["train_data"]
+        ),
         "init_weights": config.get("init_weights"),
         "epochs": summary.get("best_epoch"),
         "epochs_done": summary.get("epochs_done"),
