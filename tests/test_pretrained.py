@@ -1,5 +1,6 @@
 """Shipped weights: registry, sha256 check at load, both backends, and their measured quality."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -108,3 +109,25 @@ def test_shipped_model_on_a_subset(name, shared_data, monkeypatch):
     if target and pretrained.entry(name).get("status") == "interim":
         pytest.xfail(f"interim weights {name} not yet {proto['note']}: {'; '.join(target)}")
     assert not target, f"{name} ({proto['note']}): {'; '.join(target)}"
+
+
+def test_ship_records_paired_training_data(tmp_path, monkeypatch):
+    """A run on noisy/clean pairs is registered with its pairs, not the unused ``train_data`` default."""
+    from denoise_tf import models
+    from denoise_tf.train import TrainConfig
+
+    run_dir = tmp_path / "runs" / "sequential_sidd"
+    run_dir.mkdir(parents=True)
+    config = TrainConfig.from_dict(
+        {"name": "sequential_sidd", "model": "sequential_cnn", "model_options": {"widths": [8], "channels": 3}, "color": True,
+         "paired_data": str(tmp_path / "sidd_iso_cbsd432"), "val_data": None, "val_holdout": 1, "noise": "gaussian:sigma=0"}
+    )
+    (run_dir / "config.json").write_text(json.dumps(config.to_dict()))
+    (run_dir / "summary.json").write_text(json.dumps({"best_epoch": 1, "epochs_done": 1, "wall_time_s": 1.0, "best_val_psnr": 30.0}))
+    models.build("sequential_cnn", widths=[8], channels=3).save_weights(str(run_dir / "best.weights.h5"))
+    monkeypatch.setattr(pretrained, "WEIGHTS_DIR", tmp_path / "weights")
+    monkeypatch.setattr(pretrained, "REGISTRY_FILE", tmp_path / "weights" / "registry.json")
+    info = pretrained.ship(run_dir, "tiny-pairs")
+    assert info["train_data"] == "sidd_iso_cbsd432 (sidd-layout noisy/clean pairs)"
+    assert info["config"] == "configs/sequential_sidd.yaml" and info["status"] == "interim"
+    assert pretrained.load("tiny-pairs").count_params() == models.build("sequential_cnn", widths=[8], channels=3).count_params()
