@@ -105,7 +105,7 @@ for label, net in (("random start", random_start), ("from dncnn-s25", warm_start
 steps only); `init_weights.json` in the run folder records where it started."""),
     code("""fine = dataclasses.replace(
     config, name=config.name + "-finetune", model_options=options, init_weights="dncnn-s25",
-    epochs=1, steps_per_epoch=5 if PROFILE == "tiny" else 200,
+    epochs=1, steps_per_epoch=2 if PROFILE == "tiny" else 200,
 )
 history, fine_dir = train(fine, verbose=2)
 print((fine_dir / "init_weights.json").read_text())"""),
