@@ -183,4 +183,6 @@ nb.metadata = {
     "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
     "language_info": {"name": "python"},
 }
+for index, cell in enumerate(nb.cells):  # stable ids: regenerating changes only what was edited
+    cell.id = f"01-{index:02d}"
 nbf.write(nb, "notebooks/01_data_prep.ipynb")

@@ -120,4 +120,6 @@ KERAS_BACKEND=jax python scripts/train_gpu.py configs/dncnn_s25.yaml --minutes 3
 ```"""),
 ]
 nb = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+for index, cell in enumerate(nb.cells):  # stable ids: regenerating changes only what was edited
+    cell.id = f"04-{index:02d}"
 nbf.write(nb, "notebooks/04_training.ipynb")

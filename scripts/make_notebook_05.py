@@ -179,4 +179,6 @@ them with each other, not with other machines.
 levels and the training curves of the shipped weights."""),
 ]
 nb = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+for index, cell in enumerate(nb.cells):  # stable ids: regenerating changes only what was edited
+    cell.id = f"05-{index:02d}"
 nbf.write(nb, "notebooks/05_evaluation.ipynb")

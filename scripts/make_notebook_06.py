@@ -138,4 +138,6 @@ plots.training_curves(RUNS, FIGURES / "06_training_curves.png");"""),
 * The saved figures are in `figures/06_*.png`. `RESULTS.md` has the full-set numbers."""),
 ]
 nb = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+for index, cell in enumerate(nb.cells):  # stable ids: regenerating changes only what was edited
+    cell.id = f"06-{index:02d}"
 nbf.write(nb, "notebooks/06_visualization.ipynb")
