@@ -41,7 +41,7 @@ published figures."""),
 import numpy as np
 from IPython.display import Markdown, display
 
-from denoise_tf import datasets, evaluate, metrics, plots, pretrained, report
+from denoise_tf import datasets, evaluate, metrics, plots, pretrained, report, targets
 
 FIGURES = Path("../figures")
 FIGURES.mkdir(exist_ok=True)
@@ -134,14 +134,14 @@ for name in pretrained.available():
 display(Markdown("\\n".join(lines)))"""),
     md("""The protocol is the same for these models. `evaluate.evaluate` accepts a weights name just as it
 accepts a classical method name. DnCNN-S models are scored only at their own σ
-(`report.model_sigmas`). Below, all rows, classical and neural, go into one table, followed by the
+(`targets.model_sigmas`). Below, all rows, classical and neural, go into one table, followed by the
 paper's DnCNN-S figures for full Set12."""),
     code("""for name in report.gray_models():
-    rows += evaluate.evaluate(name, DATASET, report.model_sigmas(name), limit=LIMIT, color=False)
+    rows += evaluate.evaluate(name, DATASET, targets.model_sigmas(name), limit=LIMIT, color=False)
 summary = evaluate.summarize(rows)
 table = evaluate.markdown_table(summary)
-if DATASET in report.PUBLISHED:
-    table += "".join(f"\\n| {label} | " + " | ".join(f"{v:.2f}" for v in values) + " |" for label, values in report.PUBLISHED[DATASET].items())
+if DATASET in targets.PUBLISHED:
+    table += "".join(f"\\n| {label} | " + " | ".join(f"{v:.2f}" for v in values) + " |" for label, values in targets.PUBLISHED[DATASET].items())
 display(Markdown(table))"""),
     md("""How to read it:
 

@@ -66,7 +66,7 @@ def test_the_same_file_gives_the_same_output_on_jax(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_model_on_a_subset(name, shared_data, monkeypatch):
-    """Two test images under the model's own protocol (``report.subset_protocol``).
+    """Two test images under the model's own protocol (``targets.subset_protocol``).
 
     Always: above its ``required`` baselines (noisy input, median filter, by their margins) and
     equal to the stored results (the cached rows of ``python -m denoise_tf report``). The issue's
@@ -74,9 +74,9 @@ def test_shipped_model_on_a_subset(name, shared_data, monkeypatch):
     progress) a miss is reported as an expected failure with the numbers.
     """
     monkeypatch.setenv("DENOISE_TF_DATA", str(shared_data))
-    from denoise_tf import report
+    from denoise_tf import report, targets
 
-    proto = report.subset_protocol(name)
+    proto = targets.subset_protocol(name)
     level = {"noise": [proto["noise"]]} if proto["noise"] is not None else {"sigmas": [proto["sigma"]]}
     condition = proto["noise"] if proto["noise"] is not None else proto["sigma"]
 

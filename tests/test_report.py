@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from denoise_tf import evaluate, report
+from denoise_tf import evaluate, report, targets
 
 
 def test_target_checks_compare_against_the_paper_and_bm3d():
     means = {("dncnn-s15", 15): 31.70, ("bm3d", 15): 31.0, ("dncnn-s25", 25): 29.0, ("bm3d", 25): 28.5}
     means.update({("dncnn-b", 15): 31.55, ("ffdnet-gray", 15): 31.60})
-    checks = {target.split(":")[0]: (reached, met) for target, reached, met in report.target_checks(means)}
+    checks = {target.split(":")[0]: (reached, met) for target, reached, met in targets.target_checks(means)}
     assert checks["DnCNN-S σ=15"][1] is True  # 31.70 >= 31.73 - 0.1 and above BM3D
     assert checks["DnCNN-S σ=25"][1] is False  # 29.00 < 29.23 - 0.1
     assert "-0.23 vs paper" in checks["DnCNN-S σ=25"][0]
@@ -61,7 +61,7 @@ def test_report_tables_come_from_the_cached_rows(shared_data, tmp_path, monkeypa
 
 TINY = {
     "cdncnn-b": ("dncnn", {"depth": 3, "filters": 8, "channels": 3}, "gaussian:sigma=0-55"),
-    "dncnn-mixed": ("dncnn", {"depth": 3, "filters": 8, "channels": 3}, f"mixed:kinds={report.MIXED_KINDS}"),
+    "dncnn-mixed": ("dncnn", {"depth": 3, "filters": 8, "channels": 3}, f"mixed:kinds={targets.MIXED_KINDS}"),
     "dilated-iso": ("dilated_residual", {"blocks": 1, "filters": 8, "channels": 3}, "mixed:kinds=gaussian,iso,count=1-2"),
     "sequential-sidd": ("sequential_cnn", {"widths": [8], "channels": 3}, "gaussian:sigma=0"),
     "simple-cnn-s25": ("simple_cnn", {"widths": [4, 4], "channels": 1}, "gaussian:sigma=25"),
@@ -93,15 +93,15 @@ def tiny_registry(tmp_path, monkeypatch):
 
 
 def test_issue10_checks_compare_against_the_targets():
-    c = report.COLOR_SET
-    mixed, iso = report.MIXED_TESTS[0], report.ISO_TESTS[0]
+    c = targets.COLOR_SET
+    mixed, iso = targets.MIXED_TESTS[0], targets.ISO_TESTS[0]
     means = {(c, "cdncnn-b", 25): 31.10, (c, "bm3d", 25): 30.70, (c, "cdncnn-b", 15): 33.80, (c, "bm3d", 15): 33.90}
     means.update({(c, "dncnn-mixed", mixed): 32.0, (c, "median", mixed): 27.0, (c, "bm3d", mixed): 29.5})
     means.update({(c, "dilated-iso", iso): 35.0, (c, "bm3d", iso): 34.0, (c, "dilated-iso (2 passes)", iso): 33.0})
     means.update({(c, "sequential-sidd", iso): 33.0, (c, "noisy", iso): 32.0, (c, "median", iso): 31.0})
     means.update({("bsd68", "simple-cnn-s25", 25): 27.5, ("bsd68", "noisy", 25): 20.2, ("bsd68", "median", 25): 25.9})
     seconds = {(c, "dilated-iso", iso): 0.5, (c, "bm3d", iso): 10.0, (c, "dilated-iso (2 passes)", iso): 1.0}
-    checks = {target.split(" (CBSD68)")[0].split(" (BSD68)")[0]: (reached, met) for target, reached, met in report.issue10_checks(means, seconds)}
+    checks = {target.split(" (CBSD68)")[0].split(" (BSD68)")[0]: (reached, met) for target, reached, met in targets.issue10_checks(means, seconds)}
     assert checks["CDnCNN-B σ=25"][1] is True  # 31.10 >= 31.23 - 0.2 and above CBM3D 30.70
     assert "-0.13 vs paper" in checks["CDnCNN-B σ=25"][0]
     assert checks["CDnCNN-B σ=15"][1] is False  # below CBM3D here
@@ -111,16 +111,16 @@ def test_issue10_checks_compare_against_the_targets():
     assert checks[f"dilated-iso (2 passes) `{iso}`"][1] is False
     assert checks[f"sequential-sidd `{iso}`"][1] is True
     assert checks["simple-cnn-s25 σ=25"][1] is True
-    only = report.issue10_checks(means, seconds, models=["simple-cnn-s25"])
+    only = targets.issue10_checks(means, seconds, models=["simple-cnn-s25"])
     assert len(only) == 1 and only[0][2] is True
 
 
 def test_claim_check_per_test():
     rows = [{"noisy_psnr": 20.0, "psnr": 31.0, "ssim": 0.93}, {"noisy_psnr": 22.0, "psnr": 29.0, "ssim": 0.95}]
-    text, met = report.claim_check(rows)
+    text, met = targets.claim_check(rows)
     assert met is True and "1 of 2 images" in text  # mean 30.0 dB / 0.94 holds; image 2 alone does not
-    assert report.claim_check([{"noisy_psnr": 15.0, "psnr": 31.0, "ssim": 0.93}])[1] is None
-    assert report.claim_check([{"noisy_psnr": 20.0, "psnr": 31.0, "ssim": 0.85}])[1] is False
+    assert targets.claim_check([{"noisy_psnr": 15.0, "psnr": 31.0, "ssim": 0.93}])[1] is None
+    assert targets.claim_check([{"noisy_psnr": 20.0, "psnr": 31.0, "ssim": 0.85}])[1] is False
 
 
 def test_cache_paths_keep_the_gaussian_layout(tmp_path):
@@ -131,18 +131,18 @@ def test_cache_paths_keep_the_gaussian_layout(tmp_path):
 
 
 def test_subset_protocol_per_model(tiny_registry):
-    gray = report.subset_protocol("dncnn-s25")
+    gray = targets.subset_protocol("dncnn-s25")
     assert (gray["dataset"], gray["sigma"], gray["target"]) == ("set12", 25, [("bm3d", 0.0)])
-    small = report.subset_protocol("simple-cnn-s25")
+    small = targets.subset_protocol("simple-cnn-s25")
     assert small["target"] == [] and {b for b, _ in small["required"]} == {"noisy", "median"}
-    colour = report.subset_protocol("cdncnn-b")
+    colour = targets.subset_protocol("cdncnn-b")
     assert (colour["dataset"], colour["sigma"], colour["target"]) == ("cbsd68", 25, [("bm3d", 0.0)])
-    mixed = report.subset_protocol("dncnn-mixed")
-    assert mixed["noise"] in report.MIXED_TESTS and ("bm3d", 3.0) in mixed["target"]
+    mixed = targets.subset_protocol("dncnn-mixed")
+    assert mixed["noise"] in targets.MIXED_TESTS and ("bm3d", 3.0) in mixed["target"]
     for name in ("dilated-iso", "sequential-sidd"):
-        proto = report.subset_protocol(name)
-        assert proto["noise"] in report.ISO_TESTS and proto["clip_input"] is True and proto["sigma"] is None
-    assert report.subset_protocol("sequential-sidd")["target"] == []
+        proto = targets.subset_protocol(name)
+        assert proto["noise"] in targets.ISO_TESTS and proto["clip_input"] is True and proto["sigma"] is None
+    assert targets.subset_protocol("sequential-sidd")["target"] == []
 
 
 def test_colour_sections_with_tiny_models(tiny_registry, tmp_path, monkeypatch):
@@ -151,9 +151,11 @@ def test_colour_sections_with_tiny_models(tiny_registry, tmp_path, monkeypatch):
     # Small and fast: the bundled samples as the colour set, one image, fewer tests, and a stand-in
     # for BM3D (a Gaussian blur under its name) so the tables and targets fill in seconds.
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(report, "COLOR_SET", "samples")
-    monkeypatch.setattr(report, "MIXED_TESTS", report.MIXED_TESTS[1:2] + report.MIXED_TESTS[5:6])
-    monkeypatch.setattr(report, "ISO_TESTS", report.ISO_TESTS[:1])
+    mixed_tests, iso_tests = targets.MIXED_TESTS[1:2] + targets.MIXED_TESTS[5:6], targets.ISO_TESTS[:1]
+    for module in (report, targets):  # the sections and the targets read the conditions from their own module
+        monkeypatch.setattr(module, "COLOR_SET", "samples")
+        monkeypatch.setattr(module, "MIXED_TESTS", mixed_tests)
+        monkeypatch.setattr(module, "ISO_TESTS", iso_tests)
     fake = classical._METHODS["gaussian"]
     monkeypatch.setitem(classical._METHODS, "bm3d", type(fake)("bm3d", fake.function, True, fake.doc))
     output, results = tmp_path / "RESULTS.md", tmp_path / "results"
@@ -171,8 +173,8 @@ def test_colour_sections_with_tiny_models(tiny_registry, tmp_path, monkeypatch):
     assert meta["noise"] == "iso:iso=1600" and meta["clip_input"] is True and meta["limit"] == 1
     rows = list(csv.DictReader((results / "samples" / "median_sigma25.csv").open()))
     assert list(rows[0]) == ["model", "dataset", "sigma", "image", "noisy_psnr", "psnr", "ssim", "mse", "seconds"]
-    targets = text.split("## Targets (issue #10")[1]
-    assert "| DnCNN-mixed `salt_and_pepper:amount=0.05`" in targets and "not evaluated" not in targets.split("simple-cnn")[0]
+    section = text.split("## Targets (issue #10")[1]
+    assert "| DnCNN-mixed `salt_and_pepper:amount=0.05`" in section and "not evaluated" not in section.split("simple-cnn")[0]
     mixed = text.split("## Mixed noise")[1].split("##")[0]
     assert any(word in mixed for word in ("holds", "fails", "n/a"))
     if (dump := os.environ.get("DENOISE_TF_REPORT_DUMP")):
