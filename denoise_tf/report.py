@@ -45,6 +45,7 @@ from .targets import (
     ISO_TESTS,
     MIXED_MODELS,
     MIXED_TESTS,
+    NOISE_TEST_IMAGES,
     PUBLISHED,
     PUBLISHED_COLOR,
     claim_check,
@@ -250,10 +251,16 @@ def _colour_section(models, results, fresh, limit, means, seconds) -> list[str]:
     return lines + ["Commands:", ""] + commands + [""]
 
 
+def _noise_test_limit(limit) -> int:
+    """Images of the mixed-noise and ISO tables: :data:`NOISE_TEST_IMAGES`, or fewer for a quick ``limit``."""
+    return NOISE_TEST_IMAGES if limit is None else min(limit, NOISE_TEST_IMAGES)
+
+
 def _mixed_section(models, results, fresh, limit, means, seconds) -> list[str]:
     """Mixed-noise table on CBSD68: one line per test, the mixed models beside median and CBM3D."""
     from . import evaluate
 
+    limit = _noise_test_limit(limit)
     names = list(models) + list(COLOR_CLASSICAL)
     lo, hi = CLAIM["noisy"]
     rlo, rhi = CLAIM["restored"]
@@ -263,6 +270,7 @@ def _mixed_section(models, results, fresh, limit, means, seconds) -> list[str]:
         "PSNR (dB) / SSIM per test (`denoise_tf.targets.MIXED_TESTS`): each kind of the training mix alone at a "
         "fixed middle severity, then fixed-seed mixes (image k's kinds and parameters come from seed `[0, k]`). "
         "Median and CBM3D get the oracle noise level (RMS of the image's actual noise). "
+        f"The first {limit} images of {COLOR_SET.upper()} (name order) for every method (`denoise_tf.targets.NOISE_TEST_IMAGES`). "
         f"Claim: the write-up's \"noisy {lo:g}-{hi:g} dB → restored {rlo:g}-{rhi:g} dB, SSIM > {CLAIM['ssim']:.2f}\" "
         f"for {', '.join(models)} (on the means; the count is per image).",
         "",
@@ -282,7 +290,7 @@ def _mixed_section(models, results, fresh, limit, means, seconds) -> list[str]:
         claim = "; ".join(f"{claim_check(rows[m])[0]}" for m in models)
         cells = " | ".join(f"{summary[n]['psnr']:.2f} / {summary[n]['ssim']:.4f}" for n in names)
         lines.append(f"| `{spec}` | {noisy:.2f} | {cells} | {margin} | {claim} |")
-    commands = [f"- `{_command(name, COLOR_SET, MIXED_TESTS)}`" for name in names]
+    commands = [f"- `{_command(name, COLOR_SET, MIXED_TESTS)} --limit {limit}`" for name in names]
     return lines + ["", "Commands:", ""] + commands + [""]
 
 
@@ -290,13 +298,15 @@ def _iso_section(models, results, fresh, limit, means, seconds) -> list[str]:
     """Camera ISO noise on CBSD68 (quantized input): PSNR / SSIM and seconds per image per model variant."""
     from . import evaluate
 
+    limit = _noise_test_limit(limit)
     variants = _variants(models) + [(name, {}) for name in COLOR_CLASSICAL]
     lines = [
         f"## Camera ISO noise ({COLOR_SET.upper()})",
         "",
         "PSNR (dB) / SSIM and seconds per image (this machine, one image at a time) under camera ISO noise "
         "(luminance + chroma, `denoise_tf.noise.iso`), the noisy input clipped and rounded to 8 bits like the "
-        "`sequential-sidd` training pairs. CBM3D and median get the oracle noise level.",
+        "`sequential-sidd` training pairs. CBM3D and median get the oracle noise level. "
+        f"The first {limit} images of {COLOR_SET.upper()} (name order) for every method.",
         "",
         "| model | " + " | ".join(f"`{spec}` PSNR / SSIM / s" for spec in ISO_TESTS) + " |",
         "|---|" + "---|" * len(ISO_TESTS),
@@ -313,7 +323,7 @@ def _iso_section(models, results, fresh, limit, means, seconds) -> list[str]:
             cells.append(f"{row['psnr']:.2f} / {row['ssim']:.4f} / {row['seconds']:.2f}")
         lines.append(f"| {evaluate.display_name(name, **options)} | " + " | ".join(cells) + " |")
     lines.append("| noisy input | " + " | ".join(f"{noisy[spec]:.2f} / – / –" for spec in ISO_TESTS) + " |")
-    commands = [f"- `{_command(name, COLOR_SET, ISO_TESTS, ISO_CLIP_INPUT, **options)}`" for name, options in variants]
+    commands = [f"- `{_command(name, COLOR_SET, ISO_TESTS, ISO_CLIP_INPUT, **options)} --limit {limit}`" for name, options in variants]
     return lines + ["", "Commands:", ""] + commands + [""]
 
 
