@@ -10,6 +10,12 @@ layer whose kernel differs only in the image channels is *inflated*: a gray firs
 convolution ``(k, k, F, 1)`` is repeated for each colour channel (so the colour model starts by
 treating each channel as the gray model treats the mean image). Anything else that differs is
 an error naming both layers.
+
+That colour start is weak: it removes the noise of the channel mean and leaves the rest (with
+independent noise per channel, two thirds of its variance). Measured on two 160x160 CBSD68 crops
+at sigma 25: noisy 21.04 / 22.85 dB, the inflated ``dncnn-b`` 21.82 / 24.56 dB, while the gray
+``dncnn-b`` applied to each channel separately gives 26.59 / 36.20 dB. Gray -> gray starts
+(fine-tuning, a shallower copy) keep what the source learned.
 """
 
 from __future__ import annotations
