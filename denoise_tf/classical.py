@@ -206,12 +206,9 @@ def _check_sigma(sigma) -> float | None:
 
 
 def _check_image(image) -> np.ndarray:
-    image = np.asarray(image)
-    if image.dtype == np.uint8 or image.dtype == np.uint16:
-        scale = np.iinfo(image.dtype).max
-        raise TypeError(f"image must be float32 in [0, 1], got {image.dtype}: divide by {scale} first")
-    if not np.issubdtype(image.dtype, np.floating):
-        raise TypeError(f"image must be float32 in [0, 1], got dtype {image.dtype}")
+    from .metrics import check_float
+
+    image = check_float(image)
     if image.ndim not in (2, 3, 4):
         raise ValueError(f"image must be (H, W), (H, W, C) or (N, H, W, C), got shape {image.shape}")
     if image.ndim >= 3 and image.shape[-1] not in (1, 3):

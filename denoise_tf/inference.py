@@ -296,12 +296,9 @@ class _Run:
 
 
 def _check_image(image, channels: int | None) -> np.ndarray:
-    image = np.asarray(image)
-    if image.dtype == np.uint8 or image.dtype == np.uint16:
-        scale = np.iinfo(image.dtype).max
-        raise TypeError(f"image must be float32 in [0, 1], got {image.dtype}: divide by {scale} first")
-    if not np.issubdtype(image.dtype, np.floating):
-        raise TypeError(f"image must be float32 in [0, 1], got dtype {image.dtype}")
+    from .metrics import check_float
+
+    image = check_float(image)
     if image.ndim not in (3, 4):
         raise ValueError(f"image must be (H, W, C) or (N, H, W, C), got shape {image.shape}")
     if channels is not None and image.shape[-1] != channels:

@@ -70,6 +70,20 @@ def _as_batch(array, name: str) -> np.ndarray:
 RANGE_LIMIT = 10.0
 
 
+def check_float(image, name: str = "image") -> np.ndarray:
+    """``image`` as an array, or ``TypeError`` when it is not floating point (8/16-bit: say how to scale).
+
+    The package works on float32 images in [0, 1]; integer images are the usual mistake.
+    """
+    array = np.asarray(image)
+    if array.dtype == np.uint8 or array.dtype == np.uint16:
+        scale = np.iinfo(array.dtype).max
+        raise TypeError(f"{name} must be float32 in [0, 1], got {array.dtype}: divide by {scale} first (or use datasets.read_image)")
+    if not np.issubdtype(array.dtype, np.floating):
+        raise TypeError(f"{name} must be float32 in [0, 1], got dtype {array.dtype}")
+    return array
+
+
 def check_range(image, name: str = "image", data_range: float = 1.0) -> None:
     """Raise ``ValueError`` when ``image`` looks like it is on the wrong scale (e.g. 0-255 floats).
 

@@ -307,15 +307,9 @@ def check_images(images) -> np.ndarray:
     ValueError
         Rank other than 3 ``(H, W, C)`` or 4 ``(N, H, W, C)``, or a channel count other than 1 or 3.
     """
-    if not isinstance(images, np.ndarray):
-        images = np.asarray(images)
-    if images.dtype == np.uint8 or images.dtype == np.uint16:
-        raise TypeError(
-            f"images must be float32 in [0, 1], got {images.dtype}: divide by "
-            f"{np.iinfo(images.dtype).max} first (or use datasets.read_image)"
-        )
-    if not np.issubdtype(images.dtype, np.floating):
-        raise TypeError(f"images must be float32 in [0, 1], got dtype {images.dtype}")
+    from .metrics import check_float
+
+    images = check_float(images, "images")
     if images.ndim not in (3, 4):
         raise ValueError(f"images must be (H, W, C) or (N, H, W, C), got shape {images.shape}")
     if images.shape[-1] not in (1, 3):
