@@ -11,6 +11,7 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes more than a few seconds (deselect with -m 'not slow')")
+    config.addinivalue_line("markers", "full: repeats a slow check at more settings; run with -m full (CI does)")
 
 
 @pytest.fixture(scope="session")
