@@ -279,8 +279,9 @@ def _callbacks(config, run_dir, val_pairs, dataset, resume, placement=None):
         ),
         SaveLast(run_dir / "last.weights.h5"),
         keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=resume),
+        # double_checkpoint: a run killed while writing its backup resumes from the one before.
         keras.callbacks.BackupAndRestore(
-            str(run_dir / "backup"), save_freq=config.backup_every, delete_checkpoint=False
+            str(run_dir / "backup"), save_freq=config.backup_every, double_checkpoint=True, delete_checkpoint=False
         ),
     ]
     if hasattr(dataset, "epoch"):  # the NumPy datasets; the tf.data path counts epochs itself
@@ -373,6 +374,8 @@ def _fit(config: TrainConfig, run_dir: Path, resume: bool, verbose, max_minutes,
 
     model = models.build(config.model, **config.model_options)
     with_level = len(model.inputs) == 2
+    if resume:
+        _repair_backup(run_dir)
     start_epoch = _backup_epoch(run_dir) if resume else 0
     if config.init_weights and start_epoch == 0:
         from .warmstart import copy_weights
@@ -447,6 +450,39 @@ def _trim_log(path: Path, epochs: int) -> None:
     kept = lines[:1] + [line for line in lines[1:] if line.split(",", 1)[0].strip().isdigit() and int(line.split(",", 1)[0]) < epochs]
     if len(kept) != len(lines):
         path.write_text("".join(kept))
+
+
+def _repair_backup(run_dir: Path) -> None:
+    """Replace a backup that a kill cut short by the one saved before it (``double_checkpoint``).
+
+    Done before the start epoch is read, so the data order, the learning rate and the log all
+    continue from the backup Keras will load.
+
+    Raises
+    ------
+    ValueError
+        The backup is unreadable and no earlier one is kept.
+    """
+    import shutil
+
+    import h5py
+
+    backup = run_dir / "backup"
+    weights, meta = backup / "latest.weights.h5", backup / "training_metadata.json"
+    if not weights.exists():
+        return
+    try:
+        with h5py.File(weights, "r"):
+            pass
+        if meta.exists():
+            json.loads(meta.read_text())
+        return
+    except (OSError, ValueError) as error:
+        previous_weights, previous_meta = Path(f"{weights}.bkp"), Path(f"{meta}.bkp")
+        if not (previous_weights.exists() and previous_meta.exists()):
+            raise ValueError(f"the backup in {backup} is unreadable ({error}) and no earlier backup is kept") from None
+        shutil.copyfile(previous_weights, weights)
+        shutil.copyfile(previous_meta, meta)
 
 
 def _backup_epoch(run_dir: Path) -> int:

@@ -144,6 +144,26 @@ def test_sigkill_mid_run_then_resume(image_folder, tmp_path):
     assert epochs == list(range(40))  # every epoch once: rows logged past the backup were dropped
 
 
+def test_a_backup_cut_short_resumes_from_the_one_before(image_folder, tmp_path):
+    """A kill while the backup was written leaves a broken file: resume falls back to the previous backup."""
+    config = tiny_config(image_folder, tmp_path, epochs=2, steps_per_epoch=2)
+    train(config, verbose=0)
+    backup = config.run_dir / "backup"
+    assert (backup / "latest.weights.h5.bkp").exists()  # double_checkpoint keeps the one before
+    weights = backup / "latest.weights.h5"
+    weights.write_bytes(weights.read_bytes()[:100])
+    (backup / "training_metadata.json.bkp").write_text(json.dumps({"epoch": 1, "batch": 0}))
+    history, _ = train(TrainConfig.from_dict({**config.to_dict(), "epochs": 3}), resume=True, verbose=0)
+    assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 3
+    epochs = [int(line.split(",")[0]) for line in (config.run_dir / "log.csv").read_text().splitlines()[1:]]
+    assert epochs == [0, 1, 2]  # epoch 1 again (from the earlier backup), logged once
+    weights.write_bytes(b"broken")
+    for name in ("latest.weights.h5.bkp", "training_metadata.json.bkp"):
+        (backup / name).unlink()
+    with pytest.raises(ValueError, match="no earlier backup"):
+        train(TrainConfig.from_dict({**config.to_dict(), "epochs": 4}), resume=True, verbose=0)
+
+
 # --------------------------------------------------------------------------- issue 7: images, tf.data, paired summary
 
 
