@@ -129,6 +129,20 @@ class SaveLast(keras.callbacks.Callback):
             self.model.save_weights(self.path)
 
 
+class Backup(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` that also backs up at every epoch end when it saves every N batches.
+
+    Keras' callback with an integer ``save_freq`` never saves at the end of an epoch, so its last
+    backup still names the epoch in progress and a resume repeats that epoch's steps.
+    """
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        if self.save_freq != "epoch":
+            self._save_model()
+            self._batches_seen_since_last_saving = 0
+
+
 class EpochSync(keras.callbacks.Callback):
     """Sets the training dataset's epoch at each epoch start, so a resumed run continues its data order."""
 

@@ -257,7 +257,7 @@ def learning_rate_at(config: TrainConfig, epoch: int) -> float:
 def _callbacks(config, run_dir, val_pairs, dataset, resume, placement=None):
     import keras
 
-    from .callbacks import EpochSync, ImageSamples, RunSummary, SaveLast, ValidationPSNR
+    from .callbacks import Backup, EpochSync, ImageSamples, RunSummary, SaveLast, ValidationPSNR
     from .distribute import Placement
 
     placement = placement or Placement()
@@ -280,9 +280,7 @@ def _callbacks(config, run_dir, val_pairs, dataset, resume, placement=None):
         SaveLast(run_dir / "last.weights.h5"),
         keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=resume),
         # double_checkpoint: a run killed while writing its backup resumes from the one before.
-        keras.callbacks.BackupAndRestore(
-            str(run_dir / "backup"), save_freq=config.backup_every, double_checkpoint=True, delete_checkpoint=False
-        ),
+        Backup(str(run_dir / "backup"), save_freq=config.backup_every, double_checkpoint=True, delete_checkpoint=False),
     ]
     if hasattr(dataset, "epoch"):  # the NumPy datasets; the tf.data path counts epochs itself
         callbacks.append(EpochSync(dataset))

@@ -144,6 +144,13 @@ def test_sigkill_mid_run_then_resume(image_folder, tmp_path):
     assert epochs == list(range(40))  # every epoch once: rows logged past the backup were dropped
 
 
+def test_batch_backups_also_back_up_each_epoch_end(image_folder, tmp_path):
+    """With backup_every=N batches the last backup still names the next epoch, so no epoch repeats."""
+    config = tiny_config(image_folder, tmp_path, epochs=2, steps_per_epoch=3, backup_every=2)
+    train(config, verbose=0)
+    assert json.loads((config.run_dir / "backup" / "training_metadata.json").read_text()) == {"epoch": 2, "batch": 0}
+
+
 def test_a_backup_cut_short_resumes_from_the_one_before(image_folder, tmp_path):
     """A kill while the backup was written leaves a broken file: resume falls back to the previous backup."""
     config = tiny_config(image_folder, tmp_path, epochs=2, steps_per_epoch=2)
