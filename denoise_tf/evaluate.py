@@ -162,14 +162,18 @@ def oracle_level(clean: np.ndarray, noisy: np.ndarray, spec: str, drawn) -> floa
     return float(np.sqrt(np.mean(diff * diff)) * 255.0)
 
 
-def noisy_input(clean: np.ndarray, spec: str, seed, clip_input: bool = False) -> np.ndarray:
-    """The protocol's noisy image: noise from ``seed``; clipped and 8-bit quantized if ``clip_input``."""
+def noisy_input(clean: np.ndarray, spec: str, seed, clip_input: bool = False, return_level: bool = False):
+    """The protocol's noisy image: noise from ``seed``; clipped and 8-bit quantized if ``clip_input``.
+
+    ``return_level=True`` also returns the level :func:`denoise_tf.noise.apply` drew (0-1 scale).
+    """
     from . import noise
 
-    noisy = noise.apply(clean, spec, seed=seed)
+    noisy, level = noise.apply(clean, spec, seed=seed, return_level=True)
     if clip_input:
         noisy = np.round(np.clip(noisy, 0.0, 1.0) * 255.0) / 255.0
-    return noisy.astype(np.float32)
+    noisy = noisy.astype(np.float32)
+    return (noisy, level) if return_level else noisy
 
 
 def evaluate(
@@ -211,7 +215,6 @@ def evaluate(
     from tqdm.auto import tqdm
 
     from . import datasets, metrics
-    from . import noise as noise_module
 
     if sigmas is not None and noise is not None:
         raise ValueError("pass either sigmas (Gaussian noise) or noise (specs), not both")
@@ -248,10 +251,7 @@ def evaluate(
     denoiser = None
     for spec in specs:
         for k, (clean, image_name) in enumerate(tqdm(pairs, desc=f"{name} {spec}", disable=not progress)):
-            noisy, drawn = noise_module.apply(clean, spec, seed=[seed, k], return_level=True)
-            if clip_input:
-                noisy = np.round(np.clip(noisy, 0.0, 1.0) * 255.0) / 255.0
-            noisy = noisy.astype(np.float32)
+            noisy, drawn = noisy_input(clean, spec, [seed, k], clip_input, return_level=True)
             level = oracle_level(clean, noisy, spec, drawn)
             if denoiser is None:  # built once (neural weights load once); the level is set per image
                 denoiser = make_denoiser(model, sigma=level, **options)
