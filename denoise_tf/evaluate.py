@@ -67,6 +67,30 @@ def model_kind(name: str) -> str:
     )
 
 
+def load_model(name: str):
+    """The Keras model behind a neural ``name``: shipped weights, a run folder (best weights) or a ``.keras`` file.
+
+    Raises
+    ------
+    ValueError
+        ``name`` is a classical method or unknown (see :func:`model_kind`).
+    """
+    from . import pretrained
+
+    kind = model_kind(name)
+    if kind == "pretrained":
+        return pretrained.load(name)
+    if kind == "run":
+        from .train import load_run_model
+
+        return load_run_model(Path(name), "best")
+    if kind == "keras":
+        import keras
+
+        return keras.models.load_model(Path(name), compile=False)
+    raise ValueError(f"{name!r} is a classical method, not a neural model")
+
+
 def make_denoiser(name: str, sigma: float | None = None, **options):
     """A denoiser object (``.denoise(image)``, ``.name``) from a name.
 
@@ -75,21 +99,13 @@ def make_denoiser(name: str, sigma: float | None = None, **options):
     ``median``...). ``sigma`` (0-255) goes to the methods that take a noise level. An unknown
     name raises ``ValueError`` (see :func:`model_kind`).
     """
-    from . import classical, inference, pretrained
+    from . import classical, inference
 
     kind = model_kind(name)
-    if kind == "pretrained":
-        return inference.NeuralDenoiser(pretrained.load(name), sigma=sigma, name=name, **options)
-    path = Path(name)
-    if kind == "run":
-        from .train import load_run_model
-
-        return inference.NeuralDenoiser(load_run_model(path, "best"), sigma=sigma, name=path.name, **options)
-    if kind == "keras":
-        import keras
-
-        return inference.NeuralDenoiser(keras.models.load_model(path, compile=False), sigma=sigma, name=path.stem, **options)
-    return classical.get(name, sigma=sigma, **options)
+    if kind == "classical":
+        return classical.get(name, sigma=sigma, **options)
+    label = {"pretrained": str(name), "run": Path(name).name, "keras": Path(name).stem}[kind]
+    return inference.NeuralDenoiser(load_model(name), sigma=sigma, name=label, **options)
 
 
 def model_is_color(name: str) -> bool | None:

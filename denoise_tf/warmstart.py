@@ -21,7 +21,6 @@ at sigma 25: noisy 21.04 / 22.85 dB, the inflated ``dncnn-b`` 21.82 / 24.56 dB, 
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 
@@ -32,24 +31,19 @@ def _weighted_layers(model) -> list:
 
 
 def source_model(source: str | os.PathLike):
-    """The model to copy from: shipped weights name, run folder (best weights), or Keras file."""
-    from . import pretrained
+    """The model to copy from: shipped weights name, run folder (best weights), or ``.keras`` file."""
+    from . import evaluate, pretrained
 
     name = str(source)
-    if name in pretrained.available():
-        return pretrained.load(name)
-    path = Path(name)
-    if path.is_dir():
-        from .train import load_run_model
-
-        return load_run_model(path, "best")
-    if path.suffix == ".keras" and path.is_file():
-        import keras
-
-        return keras.models.load_model(path, compile=False)
-    raise ValueError(
-        f"init_weights {name!r} is neither shipped weights {pretrained.available()}, a run folder nor a .keras file"
-    )
+    try:
+        kind = evaluate.model_kind(name)
+    except ValueError:
+        kind = None
+    if kind in (None, "classical"):
+        raise ValueError(
+            f"init_weights {name!r} is neither shipped weights {pretrained.available()}, a run folder nor a .keras file"
+        )
+    return evaluate.load_model(name)
 
 
 def _inflate(value: np.ndarray, shape: tuple, role: str) -> np.ndarray | None:
