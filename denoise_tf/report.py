@@ -48,9 +48,11 @@ from .targets import (
     NOISE_TEST_IMAGES,
     PUBLISHED,
     PUBLISHED_COLOR,
+    RUNS,
     claim_check,
     issue10_checks,
     model_sigmas,
+    subset_check,
     target_checks,
 )
 
@@ -327,6 +329,52 @@ def _iso_section(models, results, fresh, limit, means, seconds) -> list[str]:
     return lines + ["", "Commands:", ""] + commands + [""]
 
 
+def _unshipped_section(runs: Path) -> list[str]:
+    """The colour models not shipped: each run folder that trains one (:data:`RUNS`), and why.
+
+    A run's best weights are shipped once they pass the model's shipping check (the ``required``
+    baselines of :func:`denoise_tf.targets.subset_check`, run here on its two images).
+    """
+    from . import pretrained
+
+    rows = []
+    for name, folders in RUNS.items():
+        if name in pretrained.available():
+            continue
+        for folder in folders:
+            run = Path(runs) / folder
+            if not ((run / "summary.json").exists() and (run / "best.weights.h5").exists()):
+                continue
+            summary = json.loads((run / "summary.json").read_text())
+            config = json.loads((run / "config.json").read_text())
+            check = subset_check(str(run), name, entry=config)
+            proto = check["protocol"]
+            test = f"`{proto['noise']}`" if proto["noise"] is not None else f"σ={proto['sigma']}"
+            why = "misses: " + "; ".join(check["required"]) if check["required"] else "passes: ship it (`scripts/ship_weights.py`)"
+            devices = sorted({d for s in summary.get("sessions", []) for d in (s.get("hardware", {}).get("devices") or [])})
+            rows.append(
+                f"| {name} | `{run.as_posix()}` (`configs/{config['name']}.yaml`) | {summary.get('best_epoch')} / "
+                f"{summary.get('epochs_done')} / {config['epochs']} | {summary.get('patches_seen', 0):,} | "
+                f"{summary.get('wall_time_s', 0) / 60:.0f} min | {', '.join(devices)} | {summary.get('best_val_psnr', float('nan')):.2f} dB | "
+                f"{proto['dataset'].upper()} {test}, first 2 images: {why} |"
+            )
+    if not rows:
+        return []
+    return [
+        "## Trained, not shipped",
+        "",
+        "Run folders of colour models whose best weights do not yet pass the shipping check (every one of the "
+        "first two test images above the noisy input and the median filter, by the margins of "
+        "`denoise_tf.targets.subset_protocol`), so no registry entry names them yet. "
+        "Resume one: `python -m denoise_tf train CONFIG --resume`.",
+        "",
+        "| model | run folder (config) | epochs (best / done / planned) | patches seen | wall time | hardware | val PSNR | shipping check |",
+        "|---|---|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
 def build(
     output=None,
     results="results",
@@ -438,6 +486,8 @@ def build(
             f"{e['val_psnr']:.2f} dB on {e['val_data']} | {remaining_budget(name)} |"
         )
     lines += ["", "Train or resume one: `python -m denoise_tf train CONFIG [--resume]` (on a GPU machine: `scripts/GPU.md`).", ""]
+    if set(sections) & {"colour", "mixed", "iso"}:
+        lines += _unshipped_section(Path("runs"))
     if "gray" in sections:
         blind = [m for m in models if len(model_sigmas(m)) > 1] + ["bm3d"]
         figure = psnr_vs_sigma(blind, "set12", sweep, results, figures / "results_psnr_vs_sigma.png", limit=limit)

@@ -63,6 +63,15 @@ CLAIM = {"noisy": (18.0, 25.0), "restored": (30.0, 40.0), "ssim": 0.90}
 #: Models of issue #10 (colour and write-up models) by section.
 MIXED_MODELS = ("dncnn-mixed",)
 
+#: The run folders (under ``runs/``) that train each colour model, the GPU recipe's first: RESULTS.md
+#: lists those of a model not shipped (its best weights miss the shipping check, :func:`subset_check`).
+RUNS = {
+    "cdncnn-b": ("cdncnn_b", "cdncnn_b_cpu"),
+    "dncnn-mixed": ("dncnn_mixed", "dncnn_mixed_cpu"),
+    "dilated-iso": ("dilated_iso", "dilated_iso_cpu"),
+    "sequential-sidd": ("sequential_sidd", "sequential_sidd_cpu"),
+}
+
 
 ISO_MODELS = ("dilated-iso", "sequential-sidd")
 
@@ -224,8 +233,11 @@ def issue10_checks(means: dict, seconds: dict | None = None, models=None) -> lis
     return checks
 
 
-def subset_protocol(name: str) -> dict:
+def subset_protocol(name: str, entry: dict | None = None) -> dict:
     """How shipped model ``name`` is checked on a 2-image subset (``tests/test_pretrained.py``).
+
+    ``entry`` (``model``, ``model_options``, ``noise``) stands in for the registry entry of a model
+    not shipped yet (a run folder's ``config.json``, see :func:`subset_check`).
 
     Returns
     -------
@@ -238,7 +250,7 @@ def subset_protocol(name: str) -> dict:
     """
     from . import pretrained
 
-    entry = pretrained.entry(name)
+    entry = pretrained.entry(name) if entry is None else entry
     color = entry.get("model_options", {}).get("channels", 1) == 3
     sanity = [("noisy", 5.0), ("median", 1.0)]
     if name == "simple-cnn-s25" or entry.get("model") == "simple_cnn":
@@ -259,3 +271,50 @@ def subset_protocol(name: str) -> dict:
     sigma = 25 if 25 in sigmas else sigmas[0]
     return dict(dataset=COLOR_SET if color else "set12", sigma=sigma, noise=None, clip_input=False, options={},
                 required=sanity, target=[("bm3d", 0.0)], note="above (C)BM3D")
+
+
+def subset_check(model: str, name: str | None = None, entry: dict | None = None, limit: int = 2) -> dict:
+    """Run model ``name``'s subset protocol (:func:`subset_protocol`) on ``model``.
+
+    Parameters
+    ----------
+    model : str
+        What is evaluated: a shipped weights name, or a run folder (its best weights).
+    name : str or None
+        Whose protocol: a model name of the weights issues (``cdncnn-b``); default ``model``.
+    entry : dict or None
+        Registry-like ``model`` / ``model_options`` / ``noise`` of a model not shipped yet.
+    limit : int
+        Images of the test set (the first ones, name order).
+
+    Returns
+    -------
+    dict
+        ``protocol``; ``rows`` (the model's per-image rows); ``baselines`` (``{baseline: rows}``,
+        ``"noisy"`` the noisy input); ``required`` and ``target``: the misses of each list, as
+        ``"image: x dB <= baseline y + margin dB"`` strings (empty when every image beats them).
+    """
+    from . import evaluate
+
+    name = model if name is None else name
+    proto = subset_protocol(name, entry)
+    level = {"noise": [proto["noise"]]} if proto["noise"] is not None else {"sigmas": [proto["sigma"]]}
+
+    def run(method, **options):
+        return evaluate.evaluate(method, proto["dataset"], limit=limit, clip_input=proto["clip_input"], **level, **options)
+
+    rows = run(model, **proto["options"])
+    baselines = {"noisy": [{"image": r["image"], "psnr": r["noisy_psnr"]} for r in rows]}
+    for baseline, _ in proto["required"] + proto["target"]:
+        if baseline not in baselines:
+            baselines[baseline] = run(baseline)
+
+    def misses(checks):
+        return [
+            f"{mine['image']}: {mine['psnr']:.2f} dB <= {baseline} {theirs['psnr']:.2f} + {margin:g} dB"
+            for baseline, margin in checks
+            for mine, theirs in zip(rows, baselines[baseline])
+            if not mine["psnr"] > theirs["psnr"] + margin
+        ]
+
+    return dict(protocol=proto, rows=rows, baselines=baselines, required=misses(proto["required"]), target=misses(proto["target"]))

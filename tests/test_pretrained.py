@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from denoise_tf import evaluate, pretrained
+from denoise_tf import pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = pretrained.available()
@@ -76,36 +76,17 @@ def test_shipped_model_on_a_subset(name, shared_data, monkeypatch):
     monkeypatch.setenv("DENOISE_TF_DATA", str(shared_data))
     from denoise_tf import report, targets
 
-    proto = targets.subset_protocol(name)
-    level = {"noise": [proto["noise"]]} if proto["noise"] is not None else {"sigmas": [proto["sigma"]]}
+    check = targets.subset_check(name)
+    proto, ours = check["protocol"], check["rows"]
     condition = proto["noise"] if proto["noise"] is not None else proto["sigma"]
-
-    def run(model, **options):
-        return evaluate.evaluate(model, proto["dataset"], limit=2, clip_input=proto["clip_input"], **level, **options)
-
-    ours = run(name, **proto["options"])
-    baselines = {"noisy": [{"psnr": row["noisy_psnr"]} for row in ours]}
-    for baseline, _ in proto["required"] + proto["target"]:
-        if baseline not in baselines:
-            baselines[baseline] = run(baseline)
-
-    def misses(checks):
-        return [
-            f"{mine['image']}: {mine['psnr']:.2f} dB <= {baseline} {theirs['psnr']:.2f} + {margin:g} dB"
-            for baseline, margin in checks
-            for mine, theirs in zip(ours, baselines[baseline])
-            if not mine["psnr"] > theirs["psnr"] + margin
-        ]
-
-    required = misses(proto["required"])
-    assert not required, f"{name} ({proto['dataset']}, {condition}): {'; '.join(required)}"
+    assert not check["required"], f"{name} ({proto['dataset']}, {condition}): {'; '.join(check['required'])}"
     stored = report.stored_rows(name, proto["dataset"], condition, ROOT / "results", proto["clip_input"], **proto["options"])
     if stored is not None:
         figures = {row["image"]: row["psnr"] for row in stored}
         for mine in ours:
             if mine["image"] in figures:
                 assert mine["psnr"] == pytest.approx(figures[mine["image"]], abs=0.01)
-    target = misses(proto["target"])
+    target = check["target"]
     if target and pretrained.entry(name).get("status") == "interim":
         pytest.xfail(f"interim weights {name} not yet {proto['note']}: {'; '.join(target)}")
     assert not target, f"{name} ({proto['note']}): {'; '.join(target)}"

@@ -204,3 +204,53 @@ def test_partial_build_never_replaces_results_md(tmp_path, monkeypatch):
     assert not (tmp_path / "RESULTS.md").exists()
     with pytest.raises(ValueError, match="unknown report section"):
         report.build(sections=("grey",))
+
+
+def _untrained_run(runs, folder, monkeypatch):
+    """A run folder of an untrained tiny colour DnCNN, with an empty weights registry."""
+    from denoise_tf import models, pretrained
+    from denoise_tf.train import TrainConfig
+
+    monkeypatch.setattr(pretrained, "WEIGHTS_DIR", runs.parent / "weights")
+    monkeypatch.setattr(pretrained, "REGISTRY_FILE", runs.parent / "weights" / "registry.json")
+    run = runs / folder
+    run.mkdir(parents=True)
+    options = {"depth": 3, "filters": 8, "channels": 3}
+    config = TrainConfig.from_dict({"name": folder, "model": "dncnn", "model_options": options, "color": True, "noise": "gaussian:sigma=0-55", "epochs": 50})
+    (run / "config.json").write_text(json.dumps(config.to_dict()))
+    summary = {"best_epoch": 1, "epochs_done": 1, "patches_seen": 32, "wall_time_s": 60.0, "best_val_psnr": 21.5, "sessions": [{"hardware": {"devices": ["CPU"]}}]}
+    (run / "summary.json").write_text(json.dumps(summary))
+    models.build("dncnn", **options).save_weights(str(run / "best.weights.h5"))
+    return run
+
+
+@pytest.mark.slow
+def test_unshipped_run_is_listed_with_the_check_it_misses(shared_data, tmp_path, monkeypatch):
+    """A colour model with no registry entry shows up under "Trained, not shipped" with its figures."""
+    monkeypatch.setenv("DENOISE_TF_DATA", str(shared_data))
+    _untrained_run(tmp_path / "runs", "cdncnn_b_cpu", monkeypatch)
+    lines = report._unshipped_section(tmp_path / "runs")
+    rows = [line for line in lines if line.startswith("| cdncnn-b |")]
+    assert len(rows) == 1, lines
+    row = rows[0]
+    assert "`configs/cdncnn_b_cpu.yaml`" in row and "| 1 / 1 / 50 |" in row and "21.50 dB" in row and "| CPU |" in row
+    # an untrained model is no denoiser: it misses "noisy + 5 dB" on both of CBSD68's first images
+    assert "CBSD68 σ=25, first 2 images: misses:" in row and row.count("<= noisy") == 2
+
+
+@pytest.mark.slow
+def test_ship_script_refuses_weights_that_miss_the_check(shared_data, tmp_path, monkeypatch):
+    """``scripts/ship_weights.py`` leaves the package's weights and registry alone for such a run."""
+    import subprocess
+    import sys
+
+    run = _untrained_run(tmp_path / "runs", "cdncnn_b_cpu", monkeypatch)
+    root = Path(__file__).resolve().parents[1]
+    package = root / "denoise_tf" / "weights"
+    before = {p.name: p.read_bytes() for p in package.iterdir() if p.is_file()}
+    env = {**os.environ, "DENOISE_TF_DATA": str(shared_data)}
+    done = subprocess.run([sys.executable, str(root / "scripts" / "ship_weights.py"), str(run), "cdncnn-b"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert "not shipped" in done.stderr and "misses cdncnn-b's shipping check" in done.stderr and "<= noisy" in done.stderr
+    assert {p.name: p.read_bytes() for p in package.iterdir() if p.is_file()} == before
+    assert "cdncnn-b" not in json.loads((package / "registry.json").read_text())
