@@ -78,6 +78,14 @@ def load(name: str):
     return model
 
 
+def _holdout_label(config: dict) -> str | None:
+    """``"16 held-out pairs of sidd_iso_cbsd432"``: what a run without a ``val_data`` set validated on."""
+    if not config.get("val_holdout"):
+        return None
+    source = Path(config["paired_data"]).name if config.get("paired_data") else config["train_data"]
+    return f"{config['val_holdout']} held-out {'pairs' if config.get('paired_data') else 'images'} of {source}"
+
+
 def ship(run_dir: str | os.PathLike, name: str, notes: str = "", status: str = "interim") -> dict:
     """Copy a run's best weights (without optimizer state) into the package and register them.
 
@@ -118,7 +126,7 @@ def ship(run_dir: str | os.PathLike, name: str, notes: str = "", status: str = "
         "wall_time_s": summary.get("wall_time_s"),
         "hardware": devices,
         "backend": summary.get("hardware", {}).get("backend"),
-        "val_data": config.get("val_data"),
+        "val_data": config.get("val_data") or _holdout_label(config),
         "val_psnr": summary.get("best_val_psnr"),
         "status": status,
         "notes": notes,

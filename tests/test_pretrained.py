@@ -110,5 +110,6 @@ def test_ship_records_paired_training_data(tmp_path, monkeypatch):
     monkeypatch.setattr(pretrained, "REGISTRY_FILE", tmp_path / "weights" / "registry.json")
     info = pretrained.ship(run_dir, "tiny-pairs")
     assert info["train_data"] == "sidd_iso_cbsd432 (sidd-layout noisy/clean pairs)"
+    assert info["val_data"] == "1 held-out pairs of sidd_iso_cbsd432"  # not None: validated on the held-out scenes
     assert info["config"] == "configs/sequential_sidd.yaml" and info["status"] == "interim"
     assert pretrained.load("tiny-pairs").count_params() == models.build("sequential_cnn", widths=[8], channels=3).count_params()
