@@ -329,11 +329,34 @@ def _iso_section(models, results, fresh, limit, means, seconds) -> list[str]:
     return lines + ["", "Commands:", ""] + commands + [""]
 
 
-def _unshipped_section(runs: Path) -> list[str]:
+def unshipped_check(run: Path, name: str, results: Path, fresh: bool = False) -> dict:
+    """``name``'s shipping check (:func:`denoise_tf.targets.subset_check`, ``required`` only) of
+    run folder ``run``, cached in ``<results>/unshipped.json`` under the sha256 of its best weights.
+
+    Returns ``{"protocol": ..., "required": [misses]}``.
+    """
+    from . import pretrained
+
+    cache = Path(results) / "unshipped.json"
+    entries = json.loads(cache.read_text()) if cache.exists() else {}
+    key = f"{Path(run).as_posix()} as {name}"
+    digest = pretrained.sha256(Path(run) / "best.weights.h5")
+    if not fresh and entries.get(key, {}).get("fingerprint") == digest:
+        return entries[key]
+    config = json.loads((Path(run) / "config.json").read_text())
+    check = subset_check(str(run), name, entry=config, target=False)
+    entries[key] = {"fingerprint": digest, "protocol": check["protocol"], "required": check["required"]}
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps(entries, indent=1, sort_keys=True) + "\n")
+    return entries[key]
+
+
+def _unshipped_section(runs: Path, results: Path, fresh: bool = False) -> list[str]:
     """The colour models not shipped: each run folder that trains one (:data:`RUNS`), and why.
 
     A run's best weights are shipped once they pass the model's shipping check (the ``required``
-    baselines of :func:`denoise_tf.targets.subset_check`, run here on its two images).
+    baselines of :func:`denoise_tf.targets.subset_check`, run on its two images; cached by
+    :func:`unshipped_check`).
     """
     from . import pretrained
 
@@ -347,7 +370,7 @@ def _unshipped_section(runs: Path) -> list[str]:
                 continue
             summary = json.loads((run / "summary.json").read_text())
             config = json.loads((run / "config.json").read_text())
-            check = subset_check(str(run), name, entry=config, target=False)
+            check = unshipped_check(run, name, results, fresh)
             proto = check["protocol"]
             test = f"`{proto['noise']}`" if proto["noise"] is not None else f"σ={proto['sigma']}"
             why = "misses: " + "; ".join(check["required"]) if check["required"] else "passes: ship it (`scripts/ship_weights.py`)"
@@ -487,7 +510,7 @@ def build(
         )
     lines += ["", "Train or resume one: `python -m denoise_tf train CONFIG [--resume]` (on a GPU machine: `scripts/GPU.md`).", ""]
     if set(sections) & {"colour", "mixed", "iso"}:
-        lines += _unshipped_section(Path("runs"))
+        lines += _unshipped_section(Path("runs"), results, fresh)
     if "gray" in sections:
         blind = [m for m in models if len(model_sigmas(m)) > 1] + ["bm3d"]
         figure = psnr_vs_sigma(blind, "set12", sweep, results, figures / "results_psnr_vs_sigma.png", limit=limit)

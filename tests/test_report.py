@@ -26,7 +26,8 @@ def test_target_checks_compare_against_the_paper_and_bm3d():
 @pytest.mark.slow
 def test_report_tables_come_from_the_cached_rows(shared_data, tmp_path, monkeypatch):
     output, results, figures = tmp_path / "RESULTS.md", tmp_path / "results", tmp_path / "figures"
-    options = dict(output=output, results=results, figures=figures, limit=1, models=["dncnn-s25"], classical=("median",), sweep=(15, 25))
+    # the gray section (the colour ones have their tests below)
+    options = dict(output=output, results=results, figures=figures, limit=1, models=["dncnn-s25"], classical=("median",), sweep=(15, 25), sections=("gray",))
     report.build(**options)
     text = output.read_text()
     assert "Quick look: only the first 1 images" in text
@@ -229,13 +230,25 @@ def test_unshipped_run_is_listed_with_the_check_it_misses(shared_data, tmp_path,
     """A colour model with no registry entry shows up under "Trained, not shipped" with its figures."""
     monkeypatch.setenv("DENOISE_TF_DATA", str(shared_data))
     _untrained_run(tmp_path / "runs", "cdncnn_b_cpu", monkeypatch)
-    lines = report._unshipped_section(tmp_path / "runs")
+    lines = report._unshipped_section(tmp_path / "runs", tmp_path / "results")
     rows = [line for line in lines if line.startswith("| cdncnn-b |")]
     assert len(rows) == 1, lines
     row = rows[0]
     assert "`configs/cdncnn_b_cpu.yaml`" in row and "| 1 / 1 / 50 |" in row and "21.50 dB" in row and "| CPU |" in row
     # an untrained model is no denoiser: it misses "noisy + 5 dB" on both of CBSD68's first images
     assert "CBSD68 σ=25, first 2 images: misses:" in row and row.count("<= noisy") == 2
+    # a second build reads the check from the cache (keyed by the weights' sha256) ...
+    def refuse(*args, **kwargs):
+        raise AssertionError("evaluated again although the cache matched")
+
+    monkeypatch.setattr(evaluate, "evaluate", refuse)
+    assert report._unshipped_section(tmp_path / "runs", tmp_path / "results") == lines
+    # ... unless the weights changed
+    from denoise_tf import models
+
+    models.build("dncnn", depth=3, filters=8, channels=3).save_weights(str(tmp_path / "runs" / "cdncnn_b_cpu" / "best.weights.h5"))
+    with pytest.raises(AssertionError, match="evaluated again"):
+        report._unshipped_section(tmp_path / "runs", tmp_path / "results")
 
 
 @pytest.mark.slow
