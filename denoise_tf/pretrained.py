@@ -78,6 +78,11 @@ def load(name: str):
     return model
 
 
+def run_devices(summary: dict) -> list[str]:
+    """The devices every session of a run (its ``summary.json``) trained on, sorted."""
+    return sorted({d for s in summary.get("sessions", []) for d in (s.get("hardware", {}).get("devices") or [])})
+
+
 def _holdout_label(config: dict) -> str | None:
     """``"16 held-out pairs of sidd_iso_cbsd432"``: what a run without a ``val_data`` set validated on."""
     if not config.get("val_holdout"):
@@ -105,7 +110,7 @@ def ship(run_dir: str | os.PathLike, name: str, notes: str = "", status: str = "
     tmp = target.with_name(f"tmp-{target.name}")
     model.save_weights(str(tmp))
     os.replace(tmp, target)
-    devices = sorted({d for s in summary.get("sessions", []) for d in (s.get("hardware", {}).get("devices") or [])})
+    devices = run_devices(summary)
     info = {
         "file": target.name,
         "sha256": sha256(target),

@@ -329,9 +329,10 @@ def _iso_section(models, results, fresh, limit, means, seconds) -> list[str]:
     return lines + ["", "Commands:", ""] + commands + [""]
 
 
-def unshipped_check(run: Path, name: str, results: Path, fresh: bool = False) -> dict:
+def unshipped_check(run: Path, name: str, config: dict, results: Path, fresh: bool = False) -> dict:
     """``name``'s shipping check (:func:`denoise_tf.targets.subset_check`, ``required`` only) of
-    run folder ``run``, cached in ``<results>/unshipped.json`` under the sha256 of its best weights.
+    run folder ``run`` (``config``: its ``config.json``), cached in ``<results>/unshipped.json`` under
+    the sha256 of its best weights.
 
     Returns ``{"protocol": ..., "required": [misses]}``.
     """
@@ -343,7 +344,6 @@ def unshipped_check(run: Path, name: str, results: Path, fresh: bool = False) ->
     digest = pretrained.sha256(Path(run) / "best.weights.h5")
     if not fresh and entries.get(key, {}).get("fingerprint") == digest:
         return entries[key]
-    config = json.loads((Path(run) / "config.json").read_text())
     check = subset_check(str(run), name, entry=config, target=False)
     entries[key] = {"fingerprint": digest, "protocol": check["protocol"], "required": check["required"]}
     cache.parent.mkdir(parents=True, exist_ok=True)
@@ -370,11 +370,11 @@ def _unshipped_section(runs: Path, results: Path, fresh: bool = False) -> list[s
                 continue
             summary = json.loads((run / "summary.json").read_text())
             config = json.loads((run / "config.json").read_text())
-            check = unshipped_check(run, name, results, fresh)
+            check = unshipped_check(run, name, config, results, fresh)
             proto = check["protocol"]
             test = f"`{proto['noise']}`" if proto["noise"] is not None else f"σ={proto['sigma']}"
             why = "misses: " + "; ".join(check["required"]) if check["required"] else "passes: ship it (`scripts/ship_weights.py`)"
-            devices = sorted({d for s in summary.get("sessions", []) for d in (s.get("hardware", {}).get("devices") or [])})
+            devices = pretrained.run_devices(summary)
             rows.append(
                 f"| {name} | `{run.as_posix()}` (`configs/{config['name']}.yaml`) | {summary.get('best_epoch')} / "
                 f"{summary.get('epochs_done')} / {config['epochs']} | {summary.get('patches_seen', 0):,} | "
