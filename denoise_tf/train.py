@@ -21,8 +21,9 @@ from pathlib import Path
 SCHEDULES = ("constant", "step", "exponential", "plateau")
 PATCH_MODES = ("grid", "random", "crop")
 PIPELINES = ("numpy", "tf")
+PRECISIONS = ("float32", "mixed_bfloat16")
 #: Config keys a resumed run may change (how it runs, not what it learns).
-RESUMABLE_CHANGES = ("epochs", "tiny", "workers", "output_dir", "data_root", "backup_every", "tensorboard", "devices")
+RESUMABLE_CHANGES = ("epochs", "tiny", "workers", "output_dir", "data_root", "backup_every", "tensorboard", "devices", "precision")
 
 
 @dataclass
@@ -53,6 +54,12 @@ class TrainConfig:
     ``cpu`` / ``cpu:N`` (data parallel on host devices, for tests); see
     :mod:`denoise_tf.distribute`. ``batch_size`` is the global batch and must divide by the
     device count.
+
+    ``precision``: ``float32`` (default) or ``mixed_bfloat16`` (Keras' mixed policy: bfloat16
+    compute with float32 weights; BatchNorm, the last convolution, the output layer and the loss
+    stay in float32, see :data:`denoise_tf.models.layers.OUTPUT_DTYPE`). The weights files are
+    the same either way. On a CPU without bfloat16 instructions (``avx512_bf16`` / ``amx_bf16``)
+    bfloat16 is emulated and slower, so training says so and keeps float32.
     """
 
     name: str = "run"
@@ -101,6 +108,8 @@ class TrainConfig:
     devices: int | str = "auto"
     # Start from trained weights (fine-tuning; gray -> colour, deeper -> shallower): see warmstart.py.
     init_weights: str | None = None
+    # Compute precision of training (weights stay float32).
+    precision: str = "float32"
 
     # ---------------------------------------------------------------------------------------
     @classmethod
@@ -169,6 +178,8 @@ class TrainConfig:
                 f"config keys 'val_holdout' ({self.val_holdout}) and 'val_data' ({self.val_data!r}) both name "
                 "validation images: set val_data: null to validate on the held-out images"
             )
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"config key 'precision' must be one of {PRECISIONS}, got {self.precision!r}")
         if self.pipeline not in PIPELINES:
             raise ValueError(f"config key 'pipeline' must be one of {PIPELINES}, got {self.pipeline!r}")
         if self.pipeline == "tf" and self.paired_data:
@@ -328,6 +339,60 @@ def hardware() -> dict:
     return info
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has bfloat16 matrix instructions (``avx512_bf16`` or ``amx_bf16``; Linux)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def training_precision(config: TrainConfig) -> str:
+    """The precision a run uses: ``config.precision``, or float32 where bfloat16 would be emulated.
+
+    Mixed bfloat16 pays on GPUs and TPUs and on CPUs with bfloat16 instructions; on other CPUs
+    it is slower than float32, so a warning says so and float32 is used.
+    """
+    if config.precision == "float32":
+        return "float32"
+    import keras
+
+    on_accelerator = False
+    if keras.backend.backend() == "jax":
+        import jax
+
+        on_accelerator = jax.default_backend() != "cpu"
+    elif keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        on_accelerator = bool(tf.config.list_logical_devices("GPU"))
+    if not on_accelerator and not cpu_has_bf16():
+        import warnings
+
+        warnings.warn(
+            f"precision {config.precision}: this CPU has no bfloat16 instructions (avx512_bf16 / amx_bf16), "
+            "where bfloat16 is slower than float32; training in float32",
+            stacklevel=2,
+        )
+        return "float32"
+    return config.precision
+
+
+def build_model(config: TrainConfig):
+    """Build ``config``'s model under its training precision (the global dtype policy is restored)."""
+    import keras
+
+    from . import models
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(training_precision(config))
+    try:
+        return models.build(config.model, **config.model_options)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 # -------------------------------------------------------------------------------------------
 # Entry point
 
@@ -370,7 +435,7 @@ def _fit(config: TrainConfig, run_dir: Path, resume: bool, verbose, max_minutes,
 
     from . import models, pipeline
 
-    model = models.build(config.model, **config.model_options)
+    model = build_model(config)
     with_level = len(model.inputs) == 2
     if resume:
         _repair_backup(run_dir)

@@ -25,6 +25,7 @@ import keras
 from keras import layers
 
 from . import register
+from .layers import OUTPUT_DTYPE
 
 _ACTIVATIONS = ("relu", "leaky_relu")
 
@@ -121,8 +122,8 @@ def dilated_residual(
                 x = _activation(activation, f"block{b}_act1")(x)
         x = layers.Add(name=f"block{b}_add")([skip, x])
         x = _activation(activation, f"block{b}_act2")(x)
-    x = layers.Conv2D(channels, kernel_size, padding="same", dilation_rate=dilations[-1], name="conv_out")(x)
-    outputs = layers.Subtract(name="denoised")([inputs, x]) if residual else x
+    x = layers.Conv2D(channels, kernel_size, padding="same", dilation_rate=dilations[-1], name="conv_out", dtype=OUTPUT_DTYPE)(x)
+    outputs = layers.Subtract(name="denoised", dtype=OUTPUT_DTYPE)([inputs, x]) if residual else x
     return keras.Model(
         inputs, outputs, name=name or f"dilated_residual{blocks}_{'gray' if channels == 1 else 'color'}"
     )

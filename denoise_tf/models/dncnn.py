@@ -11,6 +11,7 @@ import keras
 from keras import layers
 
 from . import register
+from .layers import OUTPUT_DTYPE
 
 
 @register("dncnn")
@@ -49,8 +50,8 @@ def dncnn(
         if batch_norm:
             x = layers.BatchNormalization(epsilon=1e-4, momentum=0.95, name=f"bn{i}")(x)
         x = layers.ReLU(name=f"relu{i}")(x)
-    x = layers.Conv2D(channels, 3, padding="same", name=f"conv{depth}")(x)
-    outputs = layers.Subtract(name="denoised")([inputs, x]) if residual else x
+    x = layers.Conv2D(channels, 3, padding="same", name=f"conv{depth}", dtype=OUTPUT_DTYPE)(x)
+    outputs = layers.Subtract(name="denoised", dtype=OUTPUT_DTYPE)([inputs, x]) if residual else x
     return keras.Model(inputs, outputs, name=name or f"dncnn{depth}_{'gray' if channels == 1 else 'color'}")
 
 

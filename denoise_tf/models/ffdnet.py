@@ -12,7 +12,7 @@ import keras
 from keras import layers
 
 from . import register
-from .layers import NoiseLevelMap, PixelShuffle, PixelUnshuffle
+from .layers import OUTPUT_DTYPE, NoiseLevelMap, PixelShuffle, PixelUnshuffle
 
 
 @register("ffdnet")
@@ -38,6 +38,6 @@ def ffdnet(
         x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"conv{i}")(x)
         x = layers.BatchNormalization(epsilon=1e-4, momentum=0.95, name=f"bn{i}")(x)
         x = layers.ReLU(name=f"relu{i}")(x)
-    x = layers.Conv2D(4 * channels, 3, padding="same", name=f"conv{depth}")(x)
-    outputs = PixelShuffle(2, name="denoised")([x, noisy])
+    x = layers.Conv2D(4 * channels, 3, padding="same", name=f"conv{depth}", dtype=OUTPUT_DTYPE)(x)
+    outputs = PixelShuffle(2, name="denoised", dtype=OUTPUT_DTYPE)([x, noisy])
     return keras.Model([noisy, level], outputs, name=name or f"ffdnet_{'gray' if channels == 1 else 'color'}")

@@ -13,6 +13,7 @@ import keras
 from keras import layers
 
 from . import register
+from .layers import OUTPUT_DTYPE
 
 
 def _check_channels(model: str, channels: int) -> None:
@@ -57,8 +58,8 @@ def simple_cnn(
     x = inputs
     for i, width in enumerate(widths, start=1):
         x = layers.Conv2D(width, 3, padding="same", activation="relu", name=f"conv{i}")(x)
-    x = layers.Conv2D(channels, 3, padding="same", activation=None, name=f"conv{len(widths) + 1}")(x)
-    outputs = layers.Subtract(name="denoised")([inputs, x]) if residual else x
+    x = layers.Conv2D(channels, 3, padding="same", activation=None, name=f"conv{len(widths) + 1}", dtype=OUTPUT_DTYPE)(x)
+    outputs = layers.Subtract(name="denoised", dtype=OUTPUT_DTYPE)([inputs, x]) if residual else x
     return keras.Model(inputs, outputs, name=name or f"simple_cnn_{'gray' if channels == 1 else 'color'}")
 
 
@@ -96,6 +97,6 @@ def sequential_cnn(
     for i, width in enumerate(widths, start=1):
         stack.append(layers.Conv2D(width, kernel_size, padding="same", activation="relu", name=f"conv{i}"))
     stack.append(
-        layers.Conv2D(channels, kernel_size, padding="same", activation="sigmoid", name=f"conv{len(widths) + 1}")
+        layers.Conv2D(channels, kernel_size, padding="same", activation="sigmoid", name=f"conv{len(widths) + 1}", dtype=OUTPUT_DTYPE)
     )
     return keras.Sequential(stack, name=name or f"sequential_cnn_{'gray' if channels == 1 else 'color'}")

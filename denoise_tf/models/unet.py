@@ -16,6 +16,7 @@ import keras
 from keras import layers, ops
 
 from . import register
+from .layers import OUTPUT_DTYPE
 
 
 @keras.saving.register_keras_serializable(package="denoise_tf")
@@ -118,7 +119,7 @@ def unet(
         x = layers.Conv2DTranspose(filters * 2**i, 2, strides=2, padding="same", name=f"up{i}")(x)
         x = layers.Concatenate(name=f"cat{i}")([x, skips[i]])
         x = _conv_pair(x, filters * 2**i, batch_norm, f"dec{i}")
-    x = layers.Conv2D(channels, 1, name="conv_out")(x)
-    x = CropLike(name="crop")([x, inputs])
-    outputs = layers.Subtract(name="denoised")([inputs, x]) if residual else x
+    x = layers.Conv2D(channels, 1, name="conv_out", dtype=OUTPUT_DTYPE)(x)
+    x = CropLike(name="crop", dtype=OUTPUT_DTYPE)([x, inputs])
+    outputs = layers.Subtract(name="denoised", dtype=OUTPUT_DTYPE)([inputs, x]) if residual else x
     return keras.Model(inputs, outputs, name=name or f"unet{levels}_{'gray' if channels == 1 else 'color'}")
