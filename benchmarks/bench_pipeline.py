@@ -1,6 +1,6 @@
 """Input pipeline throughput against the DnCNN-S training step on this machine.
 
-Issue 7's target: the input pipeline delivers at least 10x the patches per second that the
+The target: the input pipeline delivers at least 10x the patches per second that the
 training step consumes, on both paths. Measured here:
 
 * :class:`denoise_tf.pipeline.PatchDataset` (TF-free), single thread: ``batch(epoch, i)`` in a loop;

@@ -17,8 +17,8 @@ Sections (:data:`SECTIONS`, ``build(sections=...)``, ``report --sections``):
   ``sequential-sidd`` training pairs): ``dilated-iso`` with 1 and 2 passes, ``sequential-sidd``
   and the other colour models beside CBM3D and median, with seconds per image.
 
-A section whose models are not shipped is left out; the issue #10 targets
-(:func:`issue10_checks`) follow whenever one of their models is shipped. Noise-spec rows are
+A section whose models are not shipped is left out; the colour models' targets
+(:func:`colour_model_checks`) follow whenever one of their models is shipped. Noise-spec rows are
 cached as ``results/<dataset>/<model>_<spec slug>[_q8].csv`` (``_q8``: 8-bit quantized input),
 their ``.json`` also holding ``noise`` and ``clip_input``. A build with only some sections writes
 only those, by default to ``results/RESULTS_<sections>.md`` (RESULTS.md is left alone): CBM3D over
@@ -50,7 +50,7 @@ from .targets import (
     PUBLISHED_COLOR,
     RUNS,
     claim_check,
-    issue10_checks,
+    colour_model_checks,
     model_sigmas,
     subset_check,
     target_checks,
@@ -488,10 +488,10 @@ def build(
         others = [m for m in colour_gaussian + mixed_models if m not in iso_models]
         extra += _iso_section(iso_models + others, results, fresh, limit, means, seconds)
     section_of = {"cdncnn-b": "colour", "dncnn-mixed": "mixed", "dilated-iso": "iso", "sequential-sidd": "iso", "simple-cnn-s25": "gray"}
-    issue10 = [m for m, section in section_of.items() if section in sections and m in (models if section == "gray" else colour)]
-    if issue10:
-        extra += ["## Targets (issue #10: colour and write-up models)", "", "| target | reached | met |", "|---|---|---|"]
-        for target, reached, met in issue10_checks(means, seconds, models=issue10):
+    checked = [m for m, section in section_of.items() if section in sections and m in (models if section == "gray" else colour)]
+    if checked:
+        extra += ["## Targets: colour and write-up models", "", "| target | reached | met |", "|---|---|---|"]
+        for target, reached, met in colour_model_checks(means, seconds, models=checked):
             extra.append(f"| {target} | {reached} | {'–' if met is None else ('yes' if met else 'no')} |")
         extra += [""]
     lines += extra

@@ -1,8 +1,8 @@
-"""Targets of the weights issues and the test conditions they are judged under.
+"""Reproduction targets of the shipped models and the test conditions they are judged under.
 
 Published figures (quoted from the papers), the Gaussian levels and the colour test conditions
 (mixed noise, camera ISO noise), the checks that turn mean PSNR into "met / not met" rows of
-RESULTS.md (:func:`target_checks` for the gray models, :func:`issue10_checks` for the colour and
+RESULTS.md (:func:`target_checks` for the gray models, :func:`colour_model_checks` for the colour and
 write-up models, :func:`claim_check` for seed 003's claim), and :func:`subset_protocol`, how
 ``tests/test_pretrained.py`` checks each shipped model on a two-image subset.
 """
@@ -60,7 +60,7 @@ ISO_CLIP_INPUT = True
 CLAIM = {"noisy": (18.0, 25.0), "restored": (30.0, 40.0), "ssim": 0.90}
 
 
-#: Models of issue #10 (colour and write-up models) by section.
+#: The colour and write-up models, by section.
 MIXED_MODELS = ("dncnn-mixed",)
 
 #: The run folders (under ``runs/``) that train each colour model, the GPU recipe's first: RESULTS.md
@@ -158,8 +158,8 @@ def claim_check(rows) -> tuple[str, bool | None]:
     return f"{'holds' if met else 'fails'}: {noisy:.2f} → {psnr:.2f} dB, SSIM {ssim:.3f} ({count})", met
 
 
-def issue10_checks(means: dict, seconds: dict | None = None, models=None) -> list[tuple[str, str, bool | None]]:
-    """Issue #10's targets (colour and write-up models), checked against mean figures.
+def colour_model_checks(means: dict, seconds: dict | None = None, models=None) -> list[tuple[str, str, bool | None]]:
+    """The targets of the colour and write-up models, checked against mean figures.
 
     Parameters
     ----------
@@ -244,7 +244,7 @@ def subset_protocol(name: str, entry: dict | None = None) -> dict:
     dict
         ``dataset``; ``sigma`` (Gaussian, 0-255) or ``noise`` (a spec; the other is None);
         ``clip_input``; ``options`` (denoiser options); ``required``: ``[(baseline, margin dB)]``
-        every image must beat (``"noisy"`` is the noisy input); ``target``: the issue's
+        every image must beat (``"noisy"`` is the noisy input); ``target``: the model's
         BM3D-class ``[(baseline, margin)]``, asserted for final weights, an expected failure for
         interim ones; ``note``: the target in words.
     """
@@ -281,7 +281,7 @@ def subset_check(model: str, name: str | None = None, entry: dict | None = None,
     model : str
         What is evaluated: a shipped weights name, or a run folder (its best weights).
     name : str or None
-        Whose protocol: a model name of the weights issues (``cdncnn-b``); default ``model``.
+        Whose protocol: a shipped model name (``cdncnn-b``); default ``model``.
     entry : dict or None
         Registry-like ``model`` / ``model_options`` / ``noise`` of a model not shipped yet.
     limit : int

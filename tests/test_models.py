@@ -299,3 +299,13 @@ def test_weights_give_same_outputs_on_the_other_backend(tmp_path):
     assert set(report["max_abs_diff"]) == set(cases)
     for key, diff in report["max_abs_diff"].items():
         assert diff < 1e-5, (key, diff)
+
+
+def test_dilated_residual_starts_at_the_identity():
+    rng = np.random.default_rng(0)
+    x = rng.random((2, 24, 24, 3), dtype=np.float32)
+    model = build("dilated_residual", blocks=2, filters=8)
+    np.testing.assert_allclose(np.asarray(model(x, training=False)), x, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(model(x, training=True)), x, atol=1e-6)
+    random_start = build("dilated_residual", blocks=2, filters=8, output_init="glorot_uniform")
+    assert np.sqrt(np.mean((np.asarray(random_start(x, training=True)) - x) ** 2)) > 0.01

@@ -58,7 +58,7 @@ def test_report_tables_come_from_the_cached_rows(shared_data, tmp_path, monkeypa
 
 
 # --------------------------------------------------------------------------------------------
-# Issue #10: colour and write-up models (tiny untrained stand-ins shipped into a temporary registry)
+# Colour and write-up models (tiny untrained stand-ins shipped into a temporary registry)
 
 TINY = {
     "cdncnn-b": ("dncnn", {"depth": 3, "filters": 8, "channels": 3}, "gaussian:sigma=0-55"),
@@ -72,7 +72,7 @@ TINY = {
 
 @pytest.fixture
 def tiny_registry(tmp_path, monkeypatch):
-    """Ship untrained tiny models under the issue's names into a temporary weights folder."""
+    """Ship untrained tiny models under the shipped models' names into a temporary weights folder."""
     from denoise_tf import models, pretrained
 
     folder = tmp_path / "weights"
@@ -93,7 +93,7 @@ def tiny_registry(tmp_path, monkeypatch):
     return folder
 
 
-def test_issue10_checks_compare_against_the_targets():
+def test_colour_model_checks_compare_against_the_targets():
     c = targets.COLOR_SET
     mixed, iso = targets.MIXED_TESTS[0], targets.ISO_TESTS[0]
     means = {(c, "cdncnn-b", 25): 31.10, (c, "bm3d", 25): 30.70, (c, "cdncnn-b", 15): 33.80, (c, "bm3d", 15): 33.90}
@@ -102,7 +102,7 @@ def test_issue10_checks_compare_against_the_targets():
     means.update({(c, "sequential-sidd", iso): 33.0, (c, "noisy", iso): 32.0, (c, "median", iso): 31.0})
     means.update({("bsd68", "simple-cnn-s25", 25): 27.5, ("bsd68", "noisy", 25): 20.2, ("bsd68", "median", 25): 25.9})
     seconds = {(c, "dilated-iso", iso): 0.5, (c, "bm3d", iso): 10.0, (c, "dilated-iso (2 passes)", iso): 1.0}
-    checks = {target.split(" (CBSD68)")[0].split(" (BSD68)")[0]: (reached, met) for target, reached, met in targets.issue10_checks(means, seconds)}
+    checks = {target.split(" (CBSD68)")[0].split(" (BSD68)")[0]: (reached, met) for target, reached, met in targets.colour_model_checks(means, seconds)}
     assert checks["CDnCNN-B σ=25"][1] is True  # 31.10 >= 31.23 - 0.2 and above CBM3D 30.70
     assert "-0.13 vs paper" in checks["CDnCNN-B σ=25"][0]
     assert checks["CDnCNN-B σ=15"][1] is False  # below CBM3D here
@@ -112,7 +112,7 @@ def test_issue10_checks_compare_against_the_targets():
     assert checks[f"dilated-iso (2 passes) `{iso}`"][1] is False
     assert checks[f"sequential-sidd `{iso}`"][1] is True
     assert checks["simple-cnn-s25 σ=25"][1] is True
-    only = targets.issue10_checks(means, seconds, models=["simple-cnn-s25"])
+    only = targets.colour_model_checks(means, seconds, models=["simple-cnn-s25"])
     assert len(only) == 1 and only[0][2] is True
 
 
@@ -174,7 +174,7 @@ def test_colour_sections_with_tiny_models(tiny_registry, tmp_path, monkeypatch):
     assert meta["noise"] == "iso:iso=1600" and meta["clip_input"] is True and meta["limit"] == 1
     rows = list(csv.DictReader((results / "samples" / "median_sigma25.csv").open()))
     assert list(rows[0]) == ["model", "dataset", "sigma", "image", "noisy_psnr", "psnr", "ssim", "mse", "seconds"]
-    section = text.split("## Targets (issue #10")[1]
+    section = text.split("## Targets: colour and write-up models")[1]
     assert "| DnCNN-mixed `salt_and_pepper:amount=0.05`" in section and "not evaluated" not in section.split("simple-cnn")[0]
     mixed = text.split("## Mixed noise")[1].split("##")[0]
     assert any(word in mixed for word in ("holds", "fails", "n/a"))

@@ -51,6 +51,7 @@ def dilated_residual(
     batch_norm: bool = True,
     channels: int = 3,
     residual: bool = True,
+    output_init: str = "zeros",
     name: str | None = None,
 ) -> keras.Model:
     """Dilated residual CNN (seed 000): residual conv blocks with BN, dilation schedule, global residual.
@@ -79,6 +80,12 @@ def dilated_residual(
         3 colour (the write-up's DSLR photos) or 1 gray.
     residual : bool
         Output ``input - net(input)`` (the net predicts the noise); False predicts the image.
+    output_init : str
+        Initializer of the output conv. ``"zeros"`` (default) starts a residual model at the
+        identity (output = input), as residual denoisers are usually started; with a random
+        start (``"glorot_uniform"``, Keras' default) the untrained model's output differs from
+        its input by an rms of about 0.44 (inference) and 2.4 (training mode) on random 96x96
+        images, far more than the noise it is to remove.
 
     Receptive field: ``1 + (k - 1) * (d_in + d_out + 2 * sum(block dilations))``: 29 pixels
     with the defaults, 57 with ``kernel_size=5``.
@@ -122,7 +129,7 @@ def dilated_residual(
                 x = _activation(activation, f"block{b}_act1")(x)
         x = layers.Add(name=f"block{b}_add")([skip, x])
         x = _activation(activation, f"block{b}_act2")(x)
-    x = layers.Conv2D(channels, kernel_size, padding="same", dilation_rate=dilations[-1], name="conv_out", dtype=OUTPUT_DTYPE)(x)
+    x = layers.Conv2D(channels, kernel_size, padding="same", dilation_rate=dilations[-1], name="conv_out", kernel_initializer=output_init, dtype=OUTPUT_DTYPE)(x)
     outputs = layers.Subtract(name="denoised", dtype=OUTPUT_DTYPE)([inputs, x]) if residual else x
     return keras.Model(
         inputs, outputs, name=name or f"dilated_residual{blocks}_{'gray' if channels == 1 else 'color'}"
