@@ -91,6 +91,61 @@ def _holdout_label(config: dict) -> str | None:
     return f"{config['val_holdout']} held-out {'pairs' if config.get('paired_data') else 'images'} of {source}"
 
 
+def _rate(config: dict) -> str:
+    """A run's learning rates in words: ``1e-4`` or ``1e-3, 1e-4 from epoch 30``."""
+    kind = config.get("lr_schedule", "step")
+    if kind == "step":
+        values, bounds = config.get("lr_values") or [config["learning_rate"]], config.get("lr_boundaries") or []
+        parts = [f"{values[0]:g}"] + [f"{v:g} from epoch {e}" for v, e in zip(values[1:], bounds)]
+        return ", ".join(parts)
+    if kind == "constant":
+        return f"{config['learning_rate']:g}"
+    return f"{config['learning_rate']:g} ({kind})"
+
+
+def training_stages(run_dir: str | os.PathLike) -> list[dict]:
+    """How a run's best weights were trained, first stage first.
+
+    A run started from another run folder (``init_weights``) continues that run's training, so its
+    stages follow the source's: each stage gives the run, its epochs up to the best (or the
+    epochs done for a source), steps per epoch, batch, learning rates, precision, devices and
+    wall time.
+    """
+    run_dir = Path(run_dir)
+    config = json.loads((run_dir / "config.json").read_text())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    stages = []
+    source = config.get("init_weights")
+    if source and (Path(source) / "config.json").is_file() and Path(source).resolve() != run_dir.resolve():
+        stages = training_stages(source)
+    stages.append(
+        {
+            "run": run_dir.name,
+            "epochs": summary.get("best_epoch") or summary.get("epochs_done"),
+            "steps_per_epoch": config.get("steps_per_epoch"),
+            "batch_size": config.get("batch_size"),
+            "learning_rate": _rate(config),
+            "precision": config.get("precision", "float32"),
+            "hardware": run_devices(summary),
+            "wall_time_s": summary.get("wall_time_s"),
+        }
+    )
+    return stages
+
+
+def describe_stages(stages: list[dict]) -> str:
+    """``11 x 1600 steps of 128 at 1e-3 (gpu:H100, 22 min); then 12 x 25 steps ...``: one line."""
+    parts = []
+    for stage in stages:
+        devices = ", ".join(d.split(":")[0] if d.startswith("CPU") else d for d in stage["hardware"]) or "unknown"
+        precision = "" if stage["precision"] == "float32" else f", {stage['precision']}"
+        parts.append(
+            f"{stage['epochs']} x {stage['steps_per_epoch']} steps of {stage['batch_size']} at {stage['learning_rate']} "
+            f"({devices}{precision}, {(stage['wall_time_s'] or 0) / 60:.0f} min)"
+        )
+    return "; then ".join(parts)
+
+
 def ship(run_dir: str | os.PathLike, name: str, notes: str = "", status: str = "interim") -> dict:
     """Copy a run's best weights (without optimizer state) into the package and register them.
 
@@ -134,6 +189,7 @@ def ship(run_dir: str | os.PathLike, name: str, notes: str = "", status: str = "
         "val_data": config.get("val_data") or _holdout_label(config),
         "val_psnr": summary.get("best_val_psnr"),
         "status": status,
+        "stages": training_stages(run_dir),
         "notes": notes,
     }
     entries = registry()

@@ -501,6 +501,7 @@ def build(
         "| name | status | config | epochs (best / done / planned) | patches seen at best | wall time | hardware | val PSNR | budget left |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
+    staged = []
     for name in shipped:
         e = pretrained.entry(name)
         lines.append(
@@ -508,6 +509,11 @@ def build(
             f"{e['patches_seen_at_best']:,} | {e['wall_time_s'] / 60:.0f} min | {', '.join(e['hardware'])} | "
             f"{e['val_psnr']:.2f} dB on {e['val_data']} | {remaining_budget(name)} |"
         )
+        if len(e.get("stages") or []) > 1:
+            staged.append(f"- {name}: {pretrained.describe_stages(e['stages'])}.")
+    if staged:
+        lines += ["", "Weights trained in several stages (a run started from another run's weights), first stage first:", ""]
+        lines += staged
     lines += ["", "Train or resume one: `python -m denoise_tf train CONFIG [--resume]` (on a GPU machine: `scripts/GPU.md`).", ""]
     if set(sections) & {"colour", "mixed", "iso"}:
         lines += _unshipped_section(Path("runs"), results, fresh)

@@ -113,3 +113,30 @@ def test_ship_records_paired_training_data(tmp_path, monkeypatch):
     assert info["val_data"] == "1 held-out pairs of sidd_iso_cbsd432"  # not None: validated on the held-out scenes
     assert info["config"] == "configs/sequential_sidd.yaml" and info["status"] == "interim"
     assert pretrained.load("tiny-pairs").count_params() == models.build("sequential_cnn", widths=[8], channels=3).count_params()
+
+
+def test_training_stages_follow_the_run_a_fine_tuning_started_from(tmp_path):
+    """A run started from another run folder lists that run's training first, then its own."""
+    import json
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    for folder, config, summary in (
+        (first, {"steps_per_epoch": 1600, "batch_size": 128, "lr_schedule": "step", "learning_rate": 1e-3,
+                 "lr_values": [1e-3, 1e-4], "lr_boundaries": [30]},
+         {"best_epoch": 11, "epochs_done": 11, "wall_time_s": 1347.6, "sessions": [{"hardware": {"devices": ["gpu:H100"]}}]}),
+        (second, {"steps_per_epoch": 25, "batch_size": 128, "lr_schedule": "constant", "learning_rate": 1e-4,
+                  "precision": "mixed_bfloat16", "init_weights": str(first)},
+         {"best_epoch": 7, "epochs_done": 9, "wall_time_s": 1800.0, "sessions": [{"hardware": {"devices": ["CPU"]}}]}),
+    ):
+        folder.mkdir()
+        (folder / "config.json").write_text(json.dumps(config))
+        (folder / "summary.json").write_text(json.dumps(summary))
+    stages = pretrained.training_stages(second)
+    assert [s["run"] for s in stages] == ["first", "second"]
+    assert stages[0]["learning_rate"] == "0.001, 0.0001 from epoch 30" and stages[0]["epochs"] == 11
+    assert stages[1]["learning_rate"] == "0.0001" and stages[1]["precision"] == "mixed_bfloat16" and stages[1]["epochs"] == 7
+    text = pretrained.describe_stages(stages)
+    assert text == (
+        "11 x 1600 steps of 128 at 0.001, 0.0001 from epoch 30 (gpu:H100, 22 min); "
+        "then 7 x 25 steps of 128 at 0.0001 (CPU, mixed_bfloat16, 30 min)"
+    )
