@@ -1,9 +1,42 @@
-"""Command line: ``python -m denoise_tf {demo, train, ...}`` (argument parsing only)."""
+"""Command line: ``python -m denoise_tf {demo, train, ...}`` (argument parsing only).
+
+Exit status: 0 done; 1 ``denoise`` wrote what it could but some input images could not be read
+or denoised (each one named on an ``error:`` line at the end); 2 the command was refused before
+any work (a bad argument, name or path, on an ``error:`` line) or an argument error from the
+argument parser. A ``ValueError``/``FileNotFoundError`` raised by the package for what the user
+gave (an unknown set, a bad config value...) is shown the same way, as one ``error:`` line.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+
+#: Exit statuses (see the module docstring).
+EXIT_OK, EXIT_SOME_FAILED, EXIT_REFUSED = 0, 1, 2
+
+#: Errors from the package that describe bad user input: shown as one ``error:`` line.
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, FileExistsError)
+
+
+class CommandError(SystemExit):
+    """A refused command: ``str()`` is the ``error: ...`` line, the exit status is 2."""
+
+    def __init__(self, message: str):
+        message = str(message)
+        self.message = message if message.startswith("error:") else f"error: {message}"
+        super().__init__(EXIT_REFUSED)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def _check_sigmas(values, what: str = "noise levels") -> None:
+    """Refuse sigmas outside [0, 255] (the 0-255 scale); NaN and inf included."""
+    bad = [v for v in values if not (0.0 <= v <= 255.0)]
+    if bad:
+        shown = bad[0] if len(bad) == 1 and what != "noise levels" else bad
+        raise CommandError(f"--sigma takes {what} >= 0 and <= 255 on the 0-255 scale, got {shown}")
 
 
 def _train(args) -> int:
@@ -18,6 +51,7 @@ def _train(args) -> int:
 
 
 def _demo(args) -> int:
+    _check_sigmas([args.sigma], "a noise level")
     if args.web:
         import os
 
@@ -49,16 +83,17 @@ def _evaluate(args) -> int:
         kinds = {model: evaluate.model_kind(model) for model in args.model}
         datasets.resolve(args.dataset)
         specs = evaluate.check_noise_specs(args.noise) if args.noise is not None else None
-    except (ValueError, FileNotFoundError, NotADirectoryError) as error:
-        raise SystemExit(f"error: {error}") from None
+    except USER_ERRORS as error:
+        raise CommandError(str(error)) from None
     sigmas = [15.0, 25.0, 50.0] if args.sigma is None else args.sigma
-    bad = [s for s in sigmas if not (s >= 0 and s < float("inf"))]
-    if bad and specs is None:
-        raise SystemExit(f"error: --sigma takes noise levels >= 0 on the 0-255 scale, got {bad}")
+    if specs is None:
+        _check_sigmas(sigmas)
+    if args.limit is not None and args.limit < 1:
+        raise CommandError(f"--limit takes a number of images >= 1, got {args.limit}")
     if args.passes is not None and args.passes < 1:
-        raise SystemExit(f"error: --passes takes an int >= 1, got {args.passes}")
+        raise CommandError(f"--passes takes an int >= 1, got {args.passes}")
     if args.passes is not None and all(kind == "classical" for kind in kinds.values()):
-        raise SystemExit("error: --passes applies to neural models only (classical methods run once)")
+        raise CommandError("--passes applies to neural models only (classical methods run once)")
     rows = []
     for model in args.model:
         # passes go to the neural models only; classical methods in the same call run once
@@ -80,63 +115,146 @@ def _evaluate(args) -> int:
     return 0
 
 
+def folder_outputs(files, target) -> list:
+    """The output file of each image of a folder input: ``<stem>.png`` in ``target``.
+
+    Images that share a stem (``x.png``, ``x.jpg``, ``x.bmp``; compared ignoring case) are
+    written ``<name>.png`` instead (``x.png.png``, ``x.jpg.png``, ``x.bmp.png``), so no two
+    inputs ever share an output. Raises :class:`CommandError` if names still clash.
+    """
+    from collections import Counter
+    from pathlib import Path
+
+    target = Path(target)
+    stems = Counter(f.stem.lower() for f in files)
+    names = [f"{f.stem}.png" if stems[f.stem.lower()] == 1 else f"{f.name}.png" for f in files]
+    seen: dict[str, object] = {}
+    for file, name in zip(files, names):
+        other = seen.setdefault(name.lower(), file)
+        if other is not file:
+            raise CommandError(f"inputs {other} and {file} would both be written to {target / name}: rename one of them")
+    return [target / name for name in names]
+
+
+def _file_id(path):
+    """``(device, inode)`` of an existing file (links followed), else None."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
+
+
+def _reason(error: Exception, file) -> str:
+    """An error's message without the file name the caller prints in front of it."""
+    text = str(error) or type(error).__name__
+    if text.startswith(f"{file}: "):
+        text = text[len(f"{file}: "):]
+    if text.endswith(f": {file}"):
+        text = text[: -len(f": {file}")]
+    return text
+
+
 def _denoise(args) -> int:
     import os
     from pathlib import Path
 
-    from . import datasets, evaluate
+    from . import datasets, evaluate, images
 
     def check_writable(out) -> None:
         """Fail now (before any model is loaded) when ``out`` cannot be written."""
         if out.is_dir():
-            raise SystemExit(f"error: output {out} is a folder: expected an image file path (a folder output needs a folder input)")
-        if out.suffix.lower() not in datasets.IMAGE_SUFFIXES:
-            raise SystemExit(f"error: output {out} has suffix {out.suffix!r}: expected an image file ending in {datasets.IMAGE_SUFFIXES}")
+            raise CommandError(f"output {out} is a folder: expected an image file path (a folder output needs a folder input)")
+        if out.suffix.lower() not in images.IMAGE_SUFFIXES:
+            raise CommandError(f"output {out} has suffix {out.suffix!r}: expected an image file ending in {images.IMAGE_SUFFIXES}")
         folder = out.parent
         while not folder.exists():  # the nearest existing ancestor must be a writable folder
             folder = folder.parent
         if not folder.is_dir():
-            raise SystemExit(f"error: cannot write {out}: {folder} is a file, not a folder (expected a writable folder)")
+            raise CommandError(f"cannot write {out}: {folder} is a file, not a folder (expected a writable folder)")
         if not os.access(folder, os.W_OK | os.X_OK) or (out.exists() and not os.access(out, os.W_OK)):
-            raise SystemExit(f"error: cannot write {out}: {out if out.exists() else folder} is not writable (expected a writable folder)")
+            raise CommandError(f"cannot write {out}: {out if out.exists() else folder} is not writable (expected a writable folder)")
 
     source, target = Path(args.input), Path(args.output)
     if not source.exists():
-        raise SystemExit(f"error: input {source} not found: expected an image file or a folder of images")
+        raise CommandError(f"input {source} not found: expected an image file or a folder of images")
     try:
         evaluate.model_kind(args.model)
     except ValueError as error:
-        raise SystemExit(f"error: {error}") from None
-    if args.sigma is not None and not (0 <= args.sigma < float("inf")):
-        raise SystemExit(f"error: --sigma takes a noise level >= 0 on the 0-255 scale, got {args.sigma}")
-    files = datasets.list_images(source) if source.is_dir() else [source]
-    if not files:
-        raise SystemExit(f"no images in {source}")
+        raise CommandError(str(error)) from None
+    if args.sigma is not None:
+        _check_sigmas([args.sigma], "a noise level")
+    if args.tile is not None and args.tile < 1:
+        raise CommandError(f"--tile takes a tile size in pixels >= 1, got {args.tile}")
     if source.is_dir():
+        files = datasets.list_images(source)
+        if not files:
+            raise CommandError(f"no images in {source}: expected files ending in {images.IMAGE_SUFFIXES}")
         if target.exists() and not target.is_dir():
-            raise SystemExit(f"error: output {target} is a file: a folder input needs an output folder")
-        outputs = [target / (f.stem + ".png") for f in files]
+            raise CommandError(f"output {target} is a file: a folder input needs an output folder")
+        outputs = folder_outputs(files, target)
     else:
-        if source.suffix.lower() not in datasets.IMAGE_SUFFIXES:
-            raise SystemExit(f"error: input {source} is not an image file: expected one of {datasets.IMAGE_SUFFIXES}")
-        outputs = [target]
+        try:  # one file: its header (format, pixel limit) is checked now, before the model is loaded
+            images.check_size(images.read_header(source), source)
+        except ValueError as error:
+            raise CommandError(f"input {source}: {_reason(error, source)}") from None
+        files, outputs = [source], [target]
     inputs_resolved = {f.resolve() for f in files}
+    input_ids = {_file_id(f) for f in files} - {None}
     for out in outputs:
-        if out.resolve() in inputs_resolved:
-            raise SystemExit(f"refusing to write over the input image {out}: choose another output")
+        # a symbolic link resolves to the input; a hard link has another path but the same inode
+        if out.resolve() in inputs_resolved or _file_id(out) in input_ids:
+            raise CommandError(f"refusing to write over the input image {out}: choose another output")
         check_writable(out)
         if out.exists() and not args.overwrite:
-            raise SystemExit(f"{out} exists: pass --overwrite to replace it")
+            raise CommandError(f"{out} exists: pass --overwrite to replace it")
     if source.is_dir():
         target.mkdir(parents=True, exist_ok=True)
-    color = evaluate.model_is_color(args.model)
     options = {"tile": args.tile} if args.tile else {}
     denoiser = evaluate.make_denoiser(args.model, sigma=args.sigma, **options)
+    failed = []
     for file, out in zip(files, outputs):
-        image = datasets.read_image(file, color=color)
-        datasets.save_image(out, denoiser.denoise(image))
+        try:
+            notes = _denoise_file(denoiser, file, out)
+        except (ValueError, OSError) as error:  # unreadable or undenoisable: the others go on
+            failed.append(f"error: {file}: {_reason(error, file)}")
+            continue
         print(f"{file} -> {out}")
-    return 0
+        for note in notes:
+            print(f"note: {file}: {note}")
+    for line in failed:
+        print(line, file=sys.stderr)
+    if failed:
+        print(
+            f"error: {len(failed)} of {len(files)} image(s) could not be denoised (listed above); "
+            f"the other {len(files) - len(failed)} were written",
+            file=sys.stderr,
+        )
+        return EXIT_SOME_FAILED
+    return EXIT_OK
+
+
+def _denoise_file(denoiser, file, out) -> list[str]:
+    """Denoise one file into ``out`` with the file's own channels and bit depth; returns notes.
+
+    The image goes to the denoiser with its own channels (gray or RGB); an alpha channel is
+    dropped (the output is RGB). 16-bit and floating-point inputs are written as 16-bit when
+    the output format holds it (PNG, TIFF), else as 8-bit with a note.
+    """
+    from . import images
+
+    image, info = images.read(file)
+    notes = []
+    if info.alpha:
+        notes.append("alpha channel dropped (the output is RGB)")
+    bits = 16 if info.bits in (16, 32) else 8
+    if info.floating:
+        notes.append("floating-point pixels clipped to [0, 1]")
+    if bits == 16 and out.suffix.lower() not in (".png", ".tif", ".tiff"):
+        notes.append(f"{'floating-point' if info.floating else '16-bit'} input written as 8-bit: {out.suffix} holds 8 bits per sample (use .png or .tif to keep 16)")
+        bits = 8
+    images.save_image(out, denoiser.denoise(image), bits=bits)
+    return notes
 
 
 def _report(args) -> int:
@@ -166,7 +284,7 @@ def main(argv=None) -> int:
     ev.add_argument("--model", nargs="+", required=True, help="shipped weights, run folder, .keras file or classical method")
     ev.add_argument("--dataset", default="bsd68")
     level = ev.add_mutually_exclusive_group()
-    level.add_argument("--sigma", nargs="+", type=float, help="Gaussian noise levels, 0-255 (default 15 25 50)")
+    level.add_argument("--sigma", nargs="+", type=float, help="Gaussian noise levels in [0, 255] (default 15 25 50)")
     level.add_argument(
         "--noise", nargs="+", metavar="SPEC",
         help="noise specs instead of --sigma, e.g. salt_and_pepper:amount=0.05 iso:iso=3200 (level-taking methods get the oracle level)",
@@ -181,9 +299,13 @@ def main(argv=None) -> int:
 
     dn = commands.add_parser("denoise", help="denoise an image file or a folder of images")
     dn.add_argument("input", help="image file or folder")
-    dn.add_argument("output", help="output file, or folder for a folder input (never over the input)")
+    dn.add_argument(
+        "output",
+        help="output file, or folder for a folder input (never over the input): each image is written <stem>.png, "
+        "or <name>.png where several inputs share a stem (x.jpg -> x.jpg.png)",
+    )
     dn.add_argument("--model", default="dncnn-b", help="shipped weights, run folder, .keras file or classical method")
-    dn.add_argument("--sigma", type=float, help="noise level (0-255) for models and methods that take one")
+    dn.add_argument("--sigma", type=float, help="noise level in [0, 255] for models and methods that take one")
     dn.add_argument("--tile", type=int, help="tile size for large images (bounded memory)")
     dn.add_argument("--overwrite", action="store_true", help="replace existing output files (never inputs)")
     dn.set_defaults(func=_denoise)
@@ -209,7 +331,15 @@ def main(argv=None) -> int:
     train.set_defaults(func=_train)
 
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except CommandError as error:
+        print(error.message, file=sys.stderr)
+        raise
+    except USER_ERRORS as error:
+        refused = CommandError(str(error))
+        print(refused.message, file=sys.stderr)
+        raise refused from None
 
 
 if __name__ == "__main__":

@@ -8,6 +8,10 @@ variable ``DENOISE_TF_DATA``, a ``shared/data`` folder beside or above the worki
 The named sets (:data:`NAMED_SETS`) can be fetched with :func:`download`, which checks every
 file against the SHA-256 registry in ``denoise_tf/registry/<name>.json``. ``"samples"`` is a
 tiny set of images bundled with the package (see :func:`samples`); it needs no data root.
+
+Image files are read with :func:`denoise_tf.images.read_image` (re-exported here with
+:func:`save_image` and :func:`convert_channels`): an image whose header claims more than the pixel
+limit (100 megapixels unless ``$DENOISE_TF_MAX_PIXELS`` says otherwise) is refused before decoding.
 """
 
 from __future__ import annotations
@@ -16,10 +20,26 @@ import json
 import logging
 import os
 import re
+import shutil
+import tempfile
+import time
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+
+# Every image is read by the one reader of denoise_tf.images (format and pixel limit checked from
+# the header before decoding); its names stay importable from here.
+from .images import (  # noqa: F401
+    DEFAULT_MAX_PIXELS,
+    ENV_MAX_PIXELS,
+    IMAGE_SUFFIXES,
+    ImageTooLargeError,
+    _check_jpeg_complete,
+    convert_channels,
+    read_image,
+    save_image,
+)
 
 ENV_VAR = "DENOISE_TF_DATA"
 
@@ -44,8 +64,6 @@ NAMED_SETS = {
 
 #: Name of the bundled sample set (``load("samples")``); it lives inside the package.
 SAMPLES = "samples"
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 # SIDD file-name tokens: "NOISY" / "GT" not inside a longer word (any case).
 _NOISY = re.compile(r"(?<![a-z])noisy(?![a-z])", re.IGNORECASE)
@@ -87,136 +105,7 @@ def data_root(data_root: str | os.PathLike | None = None) -> Path:
 _resolve_root = data_root  # for functions whose ``data_root`` argument shadows the function
 
 
-# --------------------------------------------------------------------------- reading images
-
-
-def _check_jpeg_complete(data: np.ndarray, path: Path) -> None:
-    """Raise if a JPEG byte stream stops before its end-of-image marker (a truncated file).
-
-    OpenCV decodes a truncated JPEG without error (the missing part comes back gray), so the
-    check is done here: the last start-of-scan marker (FF DA) must be followed by an
-    end-of-image marker (FF D9). Inside scan data every FF byte is stuffed, so FF D9 cannot
-    appear there by chance.
-    """
-    raw = data.tobytes()
-    if raw[:2] != b"\xff\xd8":
-        return
-    sos = raw.rfind(b"\xff\xda")
-    if sos < 0 or raw.find(b"\xff\xd9", sos) < 0:
-        raise ValueError(f"truncated or corrupt JPEG (no end-of-image marker): {path}")
-
-
-def read_image(path: str | os.PathLike, color: bool | None = None) -> np.ndarray:
-    """Read one image file as ``float32`` in ``[0, 1]``, shape ``(H, W, C)``.
-
-    Parameters
-    ----------
-    path : path-like
-        PNG, JPEG, BMP or TIFF file. 8-bit and 16-bit files are scaled by their maximum
-        code value (255 or 65535); float TIFFs are clipped to ``[0, 1]``. An alpha channel
-        is dropped, not composited (RGBA -> RGB; a gray+alpha PNG decodes as RGB).
-    color : bool or None
-        ``True`` returns RGB (gray files are repeated to 3 channels), ``False`` returns one
-        luminance channel (ITU-R 601: 0.299 R + 0.587 G + 0.114 B), ``None`` keeps the file's own.
-
-    Returns
-    -------
-    ndarray
-        ``float32``, ``(H, W, 1)`` or ``(H, W, 3)``, values in ``[0, 1]``.
-
-    Raises
-    ------
-    FileNotFoundError
-        The file does not exist.
-    ValueError
-        The file is not a readable image (corrupt, truncated JPEG, or not an image at all),
-        or has an unsupported pixel type or channel count.
-    """
-    import cv2
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"image file not found: {path}")
-    data = np.fromfile(path, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
-    if image is None:
-        raise ValueError(f"not a readable image (expected PNG/JPEG/BMP/TIFF): {path}")
-    _check_jpeg_complete(data, path)
-    if image.dtype == np.uint8:
-        image = image.astype(np.float32) / 255.0
-    elif image.dtype == np.uint16:
-        image = image.astype(np.float32) / 65535.0
-    elif image.dtype in (np.float32, np.float64):
-        image = np.clip(image.astype(np.float32), 0.0, 1.0)
-    else:
-        raise ValueError(f"unsupported pixel type {image.dtype} in {path}: expected 8- or 16-bit")
-    if image.ndim == 2:
-        image = image[:, :, None]
-    elif image.shape[2] == 4:
-        image = image[:, :, [2, 1, 0]]  # BGRA -> RGB, alpha dropped
-    elif image.shape[2] == 3:
-        image = image[:, :, ::-1]  # BGR -> RGB
-    elif image.shape[2] != 1:
-        raise ValueError(f"unsupported channel count {image.shape[2]} in {path}: expected 1, 3 or 4")
-    return convert_channels(np.ascontiguousarray(image), color)
-
-
-def convert_channels(image: np.ndarray, color: bool | None) -> np.ndarray:
-    """Convert an ``(H, W, C)`` image to RGB (``color=True``), gray (``False``) or keep it (``None``).
-
-    Gray -> RGB repeats the channel; RGB -> gray uses ITU-R 601 weights
-    (0.299 R + 0.587 G + 0.114 B). The dtype is kept.
-    """
-    channels = image.shape[-1]
-    if color is None:
-        return image
-    if color and channels == 1:
-        return np.repeat(image, 3, axis=-1)
-    if not color and channels == 3:
-        weights = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        return (image @ weights)[..., None].astype(np.float32)
-    return image
-
-
-def save_image(path: str | os.PathLike, image: np.ndarray, bits: int = 8) -> Path:
-    """Write a ``float`` image in ``[0, 1]`` as an 8- or 16-bit file (format from the suffix).
-
-    Parameters
-    ----------
-    path : path-like
-        Target file (``.png``, ``.jpg``, ``.bmp``, ``.tif``); parent folders are created.
-    image : ndarray
-        ``(H, W)``, ``(H, W, 1)`` or ``(H, W, 3)`` RGB, float, values clipped to ``[0, 1]``.
-    bits : {8, 16}
-        Code values per channel; 16 needs PNG or TIFF.
-
-    Returns
-    -------
-    Path
-        ``path``.
-    """
-    import cv2
-
-    path = Path(path)
-    image = np.asarray(image)
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] != 3):
-        raise ValueError(f"expected an (H, W, 1) or (H, W, 3) image for {path}, got shape {image.shape}")
-    if path.suffix.lower() not in IMAGE_SUFFIXES:
-        raise ValueError(f"unsupported image suffix {path.suffix!r} for {path}: expected {IMAGE_SUFFIXES}")
-    if bits not in (8, 16):
-        raise ValueError(f"bits must be 8 or 16, got {bits}")
-    scale, dtype = (255.0, np.uint8) if bits == 8 else (65535.0, np.uint16)
-    codes = np.round(np.clip(image.astype(np.float32), 0.0, 1.0) * scale).astype(dtype)
-    if codes.ndim == 3:
-        codes = codes[:, :, ::-1]  # RGB -> BGR for OpenCV
-    ok, data = cv2.imencode(path.suffix, codes)
-    if not ok:
-        raise ValueError(f"could not encode a {bits}-bit image as {path.suffix}: {path}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data.tofile(path)
-    return path
+# --------------------------------------------------------------------------- image files
 
 
 def is_image_file(path: Path) -> bool:
@@ -411,6 +300,52 @@ def verify(name: str, data_root: str | os.PathLike | None = None, registry: dict
     return problems
 
 
+#: Prefix of the folders downloads are staged in (``<set folder>/.partial-<pid>-<random>/``).
+PARTIAL_PREFIX = ".partial-"
+# pooch's own temporary files (tempfile's "tmp" + 8 characters) in the set folder itself
+_POOCH_TEMP = re.compile(r"tmp[a-z0-9_]{8}")
+#: A stray pooch temporary file in a set folder untouched this long (seconds) is removed.
+STALE_SECONDS = 600
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process (or no way to tell): leave its files alone
+    return True
+
+
+def clean_partial_downloads(folder: str | os.PathLike, registered=()) -> list[Path]:
+    """Remove what interrupted downloads into ``folder`` left behind; returns the removed paths.
+
+    A download stages its files in ``<folder>/.partial-<pid>-<random>/`` (pooch's temporary
+    file, then the checked file) and moves each one into place once its SHA-256 matched. A
+    process killed mid-transfer leaves that folder behind: it is removed once process ``<pid>``
+    no longer runs. Also removed: pooch temporary files (``tmp`` + 8 characters, no suffix, not
+    a ``registered`` name) left directly in ``folder`` and untouched for :data:`STALE_SECONDS`.
+    """
+    folder = Path(folder)
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for entry in folder.iterdir():
+        if entry.name.startswith(PARTIAL_PREFIX) and entry.is_dir() and not entry.is_symlink():
+            pid = entry.name[len(PARTIAL_PREFIX):].split("-", 1)[0]
+            if pid.isdigit() and not _process_alive(int(pid)):
+                shutil.rmtree(entry, ignore_errors=True)
+                removed.append(entry)
+        elif _POOCH_TEMP.fullmatch(entry.name) and entry.name not in registered and entry.is_file() and not entry.is_symlink():
+            if time.time() - entry.stat().st_mtime > STALE_SECONDS:
+                entry.unlink(missing_ok=True)
+                removed.append(entry)
+    return removed
+
+
 def download(
     name: str,
     data_root: str | os.PathLike | None = None,
@@ -420,11 +355,14 @@ def download(
 ) -> Path:
     """Fetch a named set from its public source into ``<data root>/<folder>/``.
 
-    Each file is fetched with :mod:`pooch` into a temporary file in the target folder, its
-    SHA-256 is checked against the registry, and only then is it renamed into place (atomic),
-    so a failed or interrupted transfer leaves no partial file. Files already present with the
-    right checksum are skipped (this is the cache). Files already present with a different
-    checksum are never overwritten: the call stops with an error before fetching anything.
+    Each file is fetched with :mod:`pooch` into a staging folder inside the target folder
+    (``.partial-<pid>-<random>/``), its SHA-256 is checked against the registry, and only then
+    is it renamed into place (atomic), so a failed or interrupted transfer leaves no partial
+    file under a set file's name. The staging folder is removed when the call ends; one left by
+    a killed process is removed by the next download into that folder
+    (:func:`clean_partial_downloads`). Files already present with the right checksum are
+    skipped (this is the cache). Files already present with a different checksum are never
+    overwritten: the call stops with an error before fetching anything.
 
     Parameters
     ----------
@@ -477,18 +415,25 @@ def download(
             + (" ..." if len(clashes) > 5 else "")
         )
 
+    clean_partial_downloads(folder, registered=entry["files"])
+    if not todo:
+        return folder
     downloader = pooch.HTTPDownloader(progressbar=False, timeout=timeout)
     logger = pooch.get_logger()
     level = logger.level
     logger.setLevel(logging.WARNING)
     created = not folder.exists()
+    staging = None
     try:
+        folder.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f"{PARTIAL_PREFIX}{os.getpid()}-", dir=folder))
         for fname, digest in todo:
             url = url_base + fname
             try:
-                pooch.retrieve(
-                    url, known_hash=f"sha256:{digest}", fname=fname, path=folder, downloader=downloader
+                fetched = pooch.retrieve(
+                    url, known_hash=f"sha256:{digest}", fname=fname, path=staging, downloader=downloader
                 )
+                os.replace(fetched, folder / fname)
             except ValueError as exc:
                 if "hash" not in str(exc).lower():
                     raise
@@ -503,10 +448,14 @@ def download(
                     f"(or pass base_url= to a mirror) and try again; files already fetched are kept"
                 ) from exc
     except BaseException:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         if created and folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()  # leave no empty set folder behind after a failed first file
         raise
     finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
         logger.setLevel(level)
     return folder
 

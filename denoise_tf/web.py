@@ -18,10 +18,21 @@ Large images (a side over :data:`TILE` pixels) run through tiled inference
 ``DENOISE_TF_WEB_MAX_PIXELS`` environment variable or ``build_app(max_pixels=...)``.
 
 Input handling (every problem becomes a message in the page's status box; the app keeps
-serving): a file that is not an image or is corrupt is refused; a 16-bit PNG/TIFF is scaled by
-65535 (and the result saved as 16-bit PNG); an alpha channel is dropped; a colour image given to
-a gray model is denoised channel by channel; a gray image given to a colour model is repeated to
-RGB and the result converted back to gray.
+serving): uploads go through the package's one image reader (:func:`denoise_tf.images.read`),
+which checks the format and the pixel limit from the file's header before decoding, so an image
+over the limit is refused without being decoded whatever its name; a file that is not an image or
+is corrupt is refused; a 16-bit PNG/TIFF is scaled by 65535 (and the result saved as 16-bit PNG);
+an alpha channel is dropped; a colour image given to a gray model is denoised channel by channel;
+a gray image given to a colour model is repeated to RGB and the result converted back to gray.
+
+Files: uploads over :data:`DEFAULT_MAX_FILE_SIZE` (128 MiB; ``DENOISE_TF_WEB_MAX_FILE_SIZE`` or
+``launch(max_file_size=...)``) are stopped by Gradio while they arrive. Everything the app writes
+(its results and, unless ``GRADIO_TEMP_DIR`` is set, Gradio's uploads and cached outputs) lives in
+one temporary folder per process (:func:`app_folder`), removed when the server stops and at exit.
+Each request's own files are removed when the request ends (Gradio keeps the copies it serves,
+for :data:`CACHE_SECONDS`); an upload that was refused is removed at once. The ``--fast``
+TFLite exports are cached with a sha256 beside them; a cached file whose hash differs is exported
+again, never run.
 
 The processing is in plain functions (:func:`load_image`, :func:`process`...) that the tests call
 without a browser; Gradio is imported only by :func:`build_app` / :func:`launch`.
@@ -29,13 +40,18 @@ without a browser; Gradio is imported only by :func:`build_app` / :func:`launch`
 
 from __future__ import annotations
 
+import atexit
 import functools
+import hashlib
 import itertools
 import os
 import re
+import shutil
+import sys
 import tempfile
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,6 +65,12 @@ ENV_MAX_PIXELS = "DENOISE_TF_WEB_MAX_PIXELS"
 ENV_FAST = "DENOISE_TF_WEB_FAST"
 #: Largest image (height x width) the app accepts unless raised: 16 megapixels.
 DEFAULT_MAX_PIXELS = 16_000_000
+#: Environment variable that overrides :data:`DEFAULT_MAX_FILE_SIZE` (bytes, or "50mb").
+ENV_MAX_FILE_SIZE = "DENOISE_TF_WEB_MAX_FILE_SIZE"
+#: Largest upload in bytes (128 MiB: a 16-megapixel 16-bit RGBA TIFF without compression fits).
+DEFAULT_MAX_FILE_SIZE = 128 * 2**20
+#: Gradio's copies of uploads and results older than this (seconds) are removed, checked as often.
+CACHE_SECONDS = 3600
 #: Images with a side longer than this run tiled (tiles of TILE x TILE, 32 pixels overlap).
 TILE = 512
 #: Noise choice meaning "use the image as it is".
@@ -78,6 +100,32 @@ def max_pixels(value: int | None = None) -> int:
     if value < 1:
         raise ValueError(f"max_pixels must be >= 1, got {value}")
     return int(value)
+
+
+_SIZE_UNITS = {"b": 1, "kb": 2**10, "mb": 2**20, "gb": 2**30}
+
+
+def max_file_size(value: int | str | None = None) -> int:
+    """The upload limit in bytes: ``value``, else ``$DENOISE_TF_WEB_MAX_FILE_SIZE``, else :data:`DEFAULT_MAX_FILE_SIZE`.
+
+    A text value is a number of bytes with an optional unit (``"50mb"``, ``"2gb"``; units of 1024).
+    """
+    name = "max_file_size"
+    if value is None:
+        value = os.environ.get(ENV_MAX_FILE_SIZE, "").strip() or DEFAULT_MAX_FILE_SIZE
+        name = ENV_MAX_FILE_SIZE
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*([0-9.e+]+)\s*([kmg]?b)?\s*", value.lower())
+        try:
+            value = float(match.group(1)) * _SIZE_UNITS[match.group(2) or "b"]
+        except (AttributeError, ValueError):
+            raise ValueError(f"{name} must be a number of bytes such as 134217728 or '128mb', got {value!r}") from None
+    if not value >= 1:
+        raise ValueError(f"{name} must be >= 1 byte, got {value}")
+    return int(value)
+
+
+_upload_limit = max_file_size  # for functions whose ``max_file_size`` argument shadows the function
 
 
 def denoiser_names() -> list[str]:
@@ -184,17 +232,57 @@ def fast_path() -> str | None:
     return value
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _export_intact(path: Path, digest_file: Path) -> bool:
+    """True when the cached export exists and matches the sha256 written beside it."""
+    if not path.is_file():
+        return False
+    try:
+        recorded = digest_file.read_text(encoding="ascii").split()[0]
+    except (OSError, IndexError, UnicodeDecodeError):
+        recorded = None
+    if recorded is not None and recorded == _sha256(path):
+        return True
+    warnings.warn(
+        f"cached export {path} does not match its sha256 ({digest_file.name} "
+        f"{'differs' if recorded else 'missing'}): exporting it again",
+        stacklevel=3,
+    )
+    return False
+
+
 def exported_model(name: str, folder: Path | None = None):
-    """The float32 TFLite export of shipped model ``name``, made once per weights file and cached."""
+    """The float32 TFLite export of shipped model ``name``, made once per weights file and cached.
+
+    The export's sha256 is written beside it (``<file>.sha256``) when it is made; a cached file
+    whose hash differs (changed or damaged since) or has no hash is exported again, never loaded.
+    """
     from . import datasets, export, pretrained
 
     folder = Path(folder) if folder is not None else datasets.cache_dir() / "exports"
     path = folder / f"{name}-{pretrained.entry(name)['sha256'][:16]}.tflite"
-    if not path.exists():
+    digest_file = path.with_name(path.name + ".sha256")
+    if not _export_intact(path, digest_file):
         folder.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.stem}.{os.getpid()}.part.tflite")
-        export.export(pretrained.load(name), partial, overwrite=True)
-        os.replace(partial, path)  # atomic: a killed export leaves no half file under the final name
+        partial_digest = path.with_name(f".{path.stem}.{os.getpid()}.part.sha256")
+        try:
+            export.export(pretrained.load(name), partial, overwrite=True)
+            partial_digest.write_text(f"{_sha256(partial)}  {path.name}\n", encoding="ascii")
+            # atomic renames: a killed export leaves no half file under the final names; the hash
+            # goes first, so a model file never sits beside another file's hash for long
+            os.replace(partial_digest, digest_file)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
+            partial_digest.unlink(missing_ok=True)
     return export.load_exported(path, name=name)
 
 
@@ -215,64 +303,53 @@ def load_model(name: str):
 # Reading inputs
 
 
-def _header(path: Path) -> dict:
-    """Size, bit depth and alpha of an image file from its header (nothing decoded)."""
-    info = {"width": None, "height": None, "bits": 8, "alpha": False}
-    with open(path, "rb") as handle:
-        head = handle.read(32)
-    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
-        info["width"] = int.from_bytes(head[16:20], "big")
-        info["height"] = int.from_bytes(head[20:24], "big")
-        info["bits"] = head[24]
-        info["alpha"] = head[25] in (4, 6)
-        return info
-    try:
-        from PIL import Image
+def load_image(path, limit: int | None = None, max_bytes: int | None = None) -> tuple[np.ndarray, dict, list[str]]:
+    """Read an uploaded file: ``(image float32 (H, W, C) in [0, 1], info, notes)``.
 
-        with Image.open(path) as im:
-            info["width"], info["height"] = im.size
-            info["bits"] = 16 if im.mode.startswith("I;16") or im.mode == "I" else 8
-            info["alpha"] = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
-    except Exception:  # not readable by Pillow: cv2 decides below
-        pass
-    return info
+    The file goes through :func:`denoise_tf.images.read`, which checks the format and the pixel
+    limit (:func:`max_pixels`) from the header before decoding anything. ``info`` holds
+    ``format``, ``width``, ``height``, ``channels``, ``bits`` (8, 16 or 32 for floating point)
+    and ``alpha``; ``notes`` tell about conversions (16-bit, floating point, alpha).
 
-
-def load_image(path, limit: int | None = None) -> tuple[np.ndarray, dict, list[str]]:
-    """Read an uploaded file: ``(image float32 (H, W, C) in [0, 1], header info, notes)``.
-
-    Raises :class:`InputError` for a missing, empty, non-image or corrupt file and for an image
-    over the pixel limit (:func:`max_pixels`); ``notes`` tell about conversions (16-bit, alpha).
+    Raises :class:`InputError` for a missing, empty, non-image or corrupt file, a file over
+    ``max_bytes`` (default :func:`max_file_size`) and an image over the pixel limit.
     """
-    from . import datasets
+    from . import images
 
     if path is None:
         raise InputError("no image: upload one or pick a sample")
     path = Path(path)
     name = path.name
     if not path.is_file():
-        raise InputError(f"{name}: file not found")
-    if path.stat().st_size == 0:
+        raise InputError(f"{name}: file not found (upload it again)")
+    size = path.stat().st_size
+    if size == 0:
         raise InputError(f"{name}: the file is empty")
+    max_bytes = max_file_size(max_bytes)
+    if size > max_bytes:
+        raise InputError(f"{name}: {size / 2**20:.1f} MiB is over the upload limit of {max_bytes / 2**20:g} MiB ({ENV_MAX_FILE_SIZE})")
     limit = max_pixels(limit)
-    info = _header(path)
-    if info["width"] and info["height"] and info["width"] * info["height"] > limit:
-        raise InputError(_too_large(name, info["width"], info["height"], limit))
     try:
-        image = datasets.read_image(path, color=None)
-    except Exception as error:  # cv2 errors, ValueError from read_image
-        reason = str(error).split(": ")[0] if isinstance(error, ValueError) else type(error).__name__
-        detail = "" if reason.startswith("not a readable image") else f" ({reason})"
-        raise InputError(f"{name}: not a readable image{detail}; expected a PNG, JPEG, BMP or TIFF file") from None
-    h, w = image.shape[:2]
-    if h * w > limit:
-        raise InputError(_too_large(name, w, h, limit))
+        image, found = images.read(path, color=None, max_pixels=limit)
+    except images.ImageTooLargeError as error:
+        raise InputError(_too_large(name, error.width, error.height, limit)) from None
+    except (ValueError, OSError) as error:
+        text = str(error)
+        for part in (f": {path}", f"{path}: "):
+            text = text.replace(part, "")
+        if not text.startswith("not a readable image"):
+            text = f"not a readable image: {text}"
+        raise InputError(f"{name}: {text}") from None
+    info = {"format": found.format, "width": found.width, "height": found.height,
+            "channels": found.channels, "bits": found.bits, "alpha": found.alpha}
     notes = []
-    if info["bits"] == 16:
+    if found.bits == 16:
         notes.append("16-bit image: scaled by 65535 (the result is saved as a 16-bit PNG)")
-    elif info["bits"] not in (8, 16) and info["bits"] < 8:
-        notes.append(f"{info['bits']}-bit image: read as 8-bit")
-    if info["alpha"]:
+    elif found.floating:
+        notes.append("floating-point image: clipped to [0, 1] (the result is saved as a 16-bit PNG)")
+    elif found.header_bits is not None and found.header_bits < 8:
+        notes.append(f"{found.header_bits}-bit image: read as 8-bit")
+    if found.alpha:
         notes.append("alpha channel dropped (not composited)")
     if not np.all(np.isfinite(image)):
         raise InputError(f"{name}: the image contains NaN or infinite values")
@@ -536,46 +613,96 @@ def handle(
 ) -> dict:
     """The page's request as plain data (what :func:`build_app`'s button calls).
 
-    Returns ``{"ok", "status", "result", "download"}``: ``ok`` False with the message in
-    ``status`` for bad input (never raises :class:`InputError`).
+    Returns ``{"ok", "status", "result", "download", "refused"}``: ``ok`` False with the message
+    in ``status`` for bad input (never raises :class:`InputError`); ``refused`` lists the uploaded
+    files that were refused (unreadable, too large). The result goes to a new folder under
+    ``folder`` (default :func:`app_folder`).
     """
+    refused = []
     try:
         notes = []
         bits = 8
         if upload:
-            image, info, notes = load_image(upload, limit)
+            try:
+                image, info, notes = load_image(upload, limit)
+            except InputError:
+                refused.append(str(upload))
+                raise
             stem = Path(upload).stem
-            bits = 16 if info["bits"] == 16 else 8
+            bits = 16 if info["bits"] in (16, 32) else 8
         elif sample:
             image, stem = load_sample(sample), Path(sample).stem
         else:
             raise InputError("no image: upload one or pick a sample")
         reference = None
         if reference_upload:
-            reference, _, _ = load_image(reference_upload, limit)
+            try:
+                reference, _, _ = load_image(reference_upload, limit)
+            except InputError:
+                refused.append(str(reference_upload))
+                raise
         use_sigma = None if sigma_auto or sigma is None else float(sigma)
         seed = 0 if seed in (None, "") else int(seed)
         result = process(image, model, noise_kind, strength, seed, use_sigma, reference, progress=progress)
         result.notes[:0] = notes
         # One folder per request: concurrent requests on same-named files never share a result file.
-        folder = tempfile.mkdtemp(prefix="result_", dir=folder or _download_folder())
+        folder = tempfile.mkdtemp(prefix="result_", dir=folder or app_folder())
         path = save_result(result, stem, folder, bits=bits)
         status = "OK" + ("; " + "; ".join(result.notes) if result.notes else "")
-        return {"ok": True, "status": status, "result": result, "download": str(path)}
+        return {"ok": True, "status": status, "result": result, "download": str(path), "refused": []}
     except InputError as error:
-        return {"ok": False, "status": f"Error: {error}", "result": None, "download": None}
+        return {"ok": False, "status": f"Error: {error}", "result": None, "download": None, "refused": refused}
     except Exception as error:  # a denoiser failure: report it, keep serving
-        return {"ok": False, "status": f"Error: {type(error).__name__}: {error}", "result": None, "download": None}
+        return {"ok": False, "status": f"Error: {type(error).__name__}: {error}", "result": None, "download": None, "refused": []}
 
 
-_FOLDER = None
+_FOLDER: Path | None = None
+_FOLDER_LOCK = threading.Lock()
 
 
-def _download_folder() -> Path:
+def app_folder() -> Path:
+    """This process's temporary folder for the app's files (made on first use, removed at exit).
+
+    Results are written under it; :func:`build_app` also points Gradio's upload and output cache
+    into it (``$GRADIO_TEMP_DIR``, unless already set), so :func:`cleanup` removes them all.
+    """
     global _FOLDER
-    if _FOLDER is None:
-        _FOLDER = Path(tempfile.mkdtemp(prefix="denoise_tf_web_"))
-    return _FOLDER
+    with _FOLDER_LOCK:
+        if _FOLDER is None or not _FOLDER.is_dir():
+            _FOLDER = Path(tempfile.mkdtemp(prefix="denoise_tf_web_"))
+            atexit.register(_remove_folder, _FOLDER)
+        return _FOLDER
+
+
+def _remove_folder(folder: Path) -> None:
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def cleanup() -> None:
+    """Remove :func:`app_folder` and everything in it (:func:`launch` calls it when the server stops)."""
+    global _FOLDER
+    with _FOLDER_LOCK:
+        folder, _FOLDER = _FOLDER, None
+    if folder is not None:
+        _remove_folder(folder)
+        if os.environ.get("GRADIO_TEMP_DIR") == str(folder / "gradio"):
+            del os.environ["GRADIO_TEMP_DIR"]
+
+
+def _inside(path, folder) -> bool:
+    try:
+        return Path(path).resolve().is_relative_to(Path(folder).resolve())
+    except (OSError, ValueError):
+        return False
+
+
+def _remove_refused(paths) -> None:
+    """Delete refused uploads, but only files inside Gradio's upload folder (never a user's file)."""
+    from gradio.utils import get_upload_folder
+
+    for path in paths:
+        if _inside(path, get_upload_folder()):
+            Path(path).unlink(missing_ok=True)
 
 
 def build_app(max_pixels: int | None = None, default_model: str | None = None, default_noise: str = "gaussian"):
@@ -586,6 +713,8 @@ def build_app(max_pixels: int | None = None, default_model: str | None = None, d
     denoised, before/after pair, scores (Markdown), status, result file.
     """
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    # Gradio's uploads and cached outputs go into this process's app folder (removed at exit)
+    os.environ.setdefault("GRADIO_TEMP_DIR", str(app_folder() / "gradio"))
     import gradio as gr
 
     limit = globals()["max_pixels"](max_pixels)
@@ -611,17 +740,26 @@ def build_app(max_pixels: int | None = None, default_model: str | None = None, d
     def on_run(upload, sample, reference, noise_kind, strength, seed, model, sigma_auto, sigma, progress=gr.Progress(track_tqdm=True)):
         progress(0, desc="denoising")
         number = next(requests)
-        out = handle(upload, sample, reference, noise_kind, strength, seed, model, sigma_auto, sigma, limit=limit, progress=True)
-        status = f"[request {number}] {out['status']}"
-        if not out["ok"]:
-            gr.Warning(out["status"], duration=8)
-            return None, None, None, None, "", status, gr.update(value=None, interactive=False)
-        r = out["result"]
-        images = display_files(r, Path(out["download"]).parent)
-        pair = (images[1], images[2])
-        return (*images, pair, metrics_markdown(r), status, gr.update(value=out["download"], interactive=True))
+        # the request's own folder: its files are copied into Gradio's cache (which serves them
+        # and removes them after CACHE_SECONDS), then the folder goes when the request ends
+        folder = tempfile.mkdtemp(prefix="request_", dir=app_folder())
+        try:
+            out = handle(upload, sample, reference, noise_kind, strength, seed, model, sigma_auto, sigma, limit=limit, folder=folder, progress=True)
+            status = f"[request {number}] {out['status']}"
+            if not out["ok"]:
+                _remove_refused(out["refused"])
+                gr.Warning(out["status"], duration=8)
+                return None, None, None, None, "", status, gr.update(value=None, interactive=False)
+            r = out["result"]
+            files = display_files(r, Path(out["download"]).parent)
+            shown = [box.move_resource_to_block_cache(f) for box, f in zip((original, noisy, denoised), files)]
+            pair_files = tuple(pair.move_resource_to_block_cache(f) for f in files[1:])
+            result_file = download.move_resource_to_block_cache(out["download"])
+            return (*shown, pair_files, metrics_markdown(r), status, gr.update(value=result_file, interactive=True))
+        finally:
+            _remove_folder(Path(folder))
 
-    with gr.Blocks(title="denoise_tf web demo") as app:
+    with gr.Blocks(title="denoise_tf web demo", delete_cache=(CACHE_SECONDS, CACHE_SECONDS)) as app:
         gr.Markdown(
             "# denoise_tf: denoise your own photo\n"
             f"Upload an image (PNG/JPEG/BMP/TIFF, up to {limit / 1e6:g} megapixels) or pick a sample, "
@@ -692,30 +830,56 @@ def launch(
     inline: bool | None = None,
     max_pixels: int | None = None,
     concurrency: int = 1,
+    max_file_size: int | str | None = None,
     **kwargs,
 ):
     """Build the app and serve it (blocking from a script; inline and non-blocking in a notebook).
 
     ``concurrency``: requests processed at once (the rest wait in Gradio's queue).
+    ``max_file_size``: largest upload (bytes or ``"50mb"``; default :func:`max_file_size`).
     Extra keyword arguments go to ``gr.Blocks.launch`` (e.g. ``prevent_thread_lock=True``).
+    When a blocking launch returns (the server stopped), the app's temporary files are removed
+    (:func:`cleanup`); otherwise that happens at exit.
     """
     app = build_app(max_pixels=max_pixels)
     threading.Thread(target=warmup, daemon=True).start()
     app.queue(default_concurrency_limit=concurrency)
-    return app.launch(server_name=host, server_port=port, share=share, inline=inline, show_error=True, **kwargs)
+    upload_limit = _upload_limit(max_file_size)
+    # Gradio blocks a script's main thread itself; here the waiting is done below, so that the
+    # app's files are removed once the server has stopped (Ctrl+C included)
+    interactive = bool(getattr(sys, "ps1", sys.flags.interactive))
+    wait = not kwargs.pop("prevent_thread_lock", False) and not interactive
+    result = app.launch(
+        server_name=host, server_port=port, share=share, inline=inline, show_error=True,
+        max_file_size=upload_limit, prevent_thread_lock=True, **kwargs,
+    )
+    if wait or kwargs.get("debug"):  # with debug=True Gradio has already waited inside launch()
+        try:
+            if not kwargs.get("debug"):
+                app.block_thread()
+        finally:
+            app.close(verbose=False)
+            cleanup()
+    return result
 
 
 __all__ = [
+    "CACHE_SECONDS",
+    "DEFAULT_MAX_FILE_SIZE",
     "DEFAULT_MAX_PIXELS",
+    "ENV_MAX_FILE_SIZE",
     "ENV_MAX_PIXELS",
     "InputError",
     "Result",
     "TILE",
+    "app_folder",
     "build_app",
+    "cleanup",
     "denoiser_choices",
     "handle",
     "launch",
     "load_image",
+    "max_file_size",
     "max_pixels",
     "noise_choices",
     "noise_spec",

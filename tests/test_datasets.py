@@ -5,7 +5,12 @@ from __future__ import annotations
 import hashlib
 import http.server
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import cv2
@@ -214,9 +219,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Type", "image/png")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        if name in server.truncate:
+        if name in server.truncate or name in server.stall:
             self.wfile.write(data[: len(data) // 2])  # then close: an interrupted transfer
             self.wfile.flush()
+            if name in server.stall:
+                server.release.wait(30)  # a transfer that hangs (until the client is killed)
             self.close_connection = True
             return
         self.wfile.write(data)
@@ -235,6 +242,7 @@ def server(tmp_path_factory):
         files[path.name] = path.read_bytes()
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.files, httpd.truncate, httpd.requests = files, set(), []
+    httpd.stall, httpd.release = set(), threading.Event()
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     registry = {
@@ -243,6 +251,7 @@ def server(tmp_path_factory):
         "files": {k: hashlib.sha256(v).hexdigest() for k, v in files.items()},
     }
     yield httpd, f"http://127.0.0.1:{httpd.server_address[1]}/sets/tiny/", registry
+    httpd.release.set()
     httpd.shutdown()
     httpd.server_close()
 
@@ -307,6 +316,54 @@ def test_download_network_failure(server, tmp_path):
     with pytest.raises(ds.DownloadError, match="could not fetch"):
         ds.download("tiny", data_root=tmp_path, base_url=f"http://127.0.0.1:{port}/", registry=registry)
     assert not (tmp_path / "tiny").exists()
+
+
+def _dead_pid() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True)
+    return int(done.stdout)
+
+
+def test_download_removes_what_killed_downloads_left(server, tmp_path):
+    httpd, url, registry = server
+    folder = tmp_path / "tiny"
+    stale = folder / f"{ds.PARTIAL_PREFIX}{_dead_pid()}-k3j4"  # the staging folder of a killed process
+    stale.mkdir(parents=True)
+    (stale / "tmpq1w2e3r4").write_bytes(b"half a PNG")
+    live = folder / f"{ds.PARTIAL_PREFIX}{os.getpid()}-live"  # a download still running: kept
+    live.mkdir()
+    old_temp = folder / "tmpa1b2c3d4"  # pooch's own name for its temporary file, left in the folder
+    old_temp.write_bytes(b"half a PNG")
+    os.utime(old_temp, (time.time() - 2 * ds.STALE_SECONDS,) * 2)
+    fresh_temp = folder / "tmpz9y8x7w6"  # too recent to be sure it is abandoned: kept
+    fresh_temp.write_bytes(b"being written")
+    ds.download("tiny", data_root=tmp_path, base_url=url, registry=registry)
+    left = sorted(p.name for p in folder.iterdir())
+    assert left == sorted(["img0.png", "img1.png", "img2.png", live.name, fresh_temp.name])
+    assert ds.verify("tiny", data_root=tmp_path, registry=registry) == []
+    live.rmdir()
+
+
+def test_a_download_killed_mid_transfer_is_cleaned_by_the_next(server, tmp_path):
+    httpd, url, registry = server
+    httpd.stall.add("img0.png")
+    code = "import json, sys; from denoise_tf import datasets as ds; ds.download('tiny', data_root=sys.argv[1], base_url=sys.argv[2], registry=json.loads(sys.argv[3]))"
+    child = subprocess.Popen([sys.executable, "-c", code, str(tmp_path), url, json.dumps(registry)], cwd=REPO)
+    try:
+        for _ in range(1200):  # until the child has its temporary file open
+            partial = list((tmp_path / "tiny").glob(f"{ds.PARTIAL_PREFIX}{child.pid}-*/tmp*"))
+            if partial or child.poll() is not None:
+                break
+            time.sleep(0.05)
+        assert partial, "the child never started its download"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    assert partial[0].exists()  # what SIGKILL leaves behind
+    httpd.stall.clear()
+    httpd.release.set()
+    folder = ds.download("tiny", data_root=tmp_path, base_url=url, registry=registry)
+    assert sorted(p.name for p in folder.iterdir()) == ["img0.png", "img1.png", "img2.png"]
+    assert ds.verify("tiny", data_root=tmp_path, registry=registry) == []
 
 
 # --------------------------------------------------------------------------- paired data

@@ -1,9 +1,14 @@
-"""The web demo's handler functions (no browser, no server): inputs, noise, denoisers, scores."""
+"""The web demo: handler functions (no browser), its temporary files, its upload limit and its cached exports."""
 
 from __future__ import annotations
 
+import os
+import socket
 import subprocess
 import sys
+import threading
+import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -183,3 +188,157 @@ def test_tflite_fast_path_matches_keras_and_is_cached(monkeypatch, tmp_path):
     with pytest.raises(ValueError, match="DENOISE_TF_WEB_FAST must be 'tflite'"):
         web.load_model("dncnn-s25")
     web._model.cache_clear()
+
+
+# --------------------------------------------------------------------------------------------
+# One reader with the pixel limit from the header; upload limit; temporary files; cached exports
+
+
+@pytest.mark.parametrize("kind", ["hdr", "jpeg", "tiff", "webp-vp8x"])
+def test_an_image_over_the_limit_is_refused_before_decoding(tmp_path, monkeypatch, kind):
+    from test_images import BOMBS, hdr_claiming
+
+    data = hdr_claiming(8000, 8000) if kind == "hdr" else BOMBS[kind]
+    path = tmp_path / "holiday.png"  # named .png whatever it holds
+    path.write_bytes(data)
+    monkeypatch.setattr(cv2, "imdecode", lambda *a, **k: pytest.fail("decoded before the pixel limit was checked"))
+    monkeypatch.delenv(web.ENV_MAX_PIXELS, raising=False)
+    claimed = "8000x8000 = 64.0" if kind == "hdr" else "20000x30000 = 600.0"
+    with pytest.raises(web.InputError, match=rf"holiday.png: {claimed} megapixels is over the limit of 16 megapixels"):
+        web.load_image(path)
+    out = web.handle(str(path), None, None, "none", None, 0, "median", True, 25, folder=tmp_path)
+    assert not out["ok"] and "over the limit" in out["status"] and out["refused"] == [str(path)]
+    assert path.exists()  # handle() never deletes a file; only the page removes refused uploads
+
+
+def test_upload_size_limit(tmp_path, monkeypatch, gray):
+    good = datasets.save_image(tmp_path / "good.png", gray)
+    size = good.stat().st_size
+    with pytest.raises(web.InputError, match=r"good.png: .* MiB is over the upload limit"):
+        web.load_image(good, max_bytes=size - 1)
+    assert web.load_image(good, max_bytes=size)[0].shape == gray.shape
+    monkeypatch.setenv(web.ENV_MAX_FILE_SIZE, "2kb")
+    assert web.max_file_size() == 2048 and web.max_file_size("1mb") == 2**20 and web.max_file_size(500) == 500
+    monkeypatch.delenv(web.ENV_MAX_FILE_SIZE)
+    assert web.max_file_size() == web.DEFAULT_MAX_FILE_SIZE
+    with pytest.raises(ValueError, match="max_file_size must be"):
+        web.max_file_size("big")
+
+
+def _run_function(app):
+    return next(f.fn for f in app.fns.values() if f.api_name == "denoise")
+
+
+def test_request_files_are_removed_when_the_request_ends(tmp_path, gray):
+    pytest.importorskip("gradio")
+    from gradio.utils import get_upload_folder
+
+    web.cleanup()
+    try:
+        app = web.build_app(default_model="median")
+        folder = web.app_folder()
+        uploads = Path(get_upload_folder())
+        assert uploads == folder / "gradio"  # Gradio's files live in the app folder
+        upload = datasets.save_image(uploads / "upload1" / "photo.png", gray)
+        run = _run_function(app)
+        outputs = run(str(upload), None, None, "gaussian", 25, 0, "median", True, 25)
+        original, noisy, denoised, pair, _, status, download = outputs
+        assert "OK" in status
+        served = [original, noisy, denoised, *pair, download["value"]]
+        assert all(Path(p).is_file() and Path(p).is_relative_to(uploads) for p in served)  # Gradio's copies
+        assert [p.name for p in folder.iterdir() if p.name.startswith("request_")] == []  # the request's own are gone
+        assert datasets.read_image(download["value"]).shape == gray.shape
+        bad = uploads / "upload2" / "broken.png"
+        bad.parent.mkdir()
+        bad.write_bytes(b"\x89PNG\r\n\x1a\n broken")
+        with pytest.warns(UserWarning, match="broken.png: not a readable image"):  # gr.Warning outside a server
+            outputs = run(str(bad), None, None, "none", None, 0, "median", True, 25)
+        assert "not a readable image" in outputs[5] and not bad.exists()  # a refused upload is removed at once
+        mine = tmp_path / "mine.png"  # a refused file outside Gradio's folder is never removed
+        mine.write_bytes(b"\x89PNG\r\n\x1a\n broken too")
+        with pytest.warns(UserWarning, match="mine.png: not a readable image"):
+            outputs = run(str(mine), None, None, "none", None, 0, "median", True, 25)
+        assert mine.exists() and "not a readable image" in outputs[5]
+        with pytest.warns(UserWarning, match="broken.png: file not found"):  # the removed upload, sent again
+            outputs = run(str(upload), None, str(bad), "none", None, 0, "median", True, 25)
+        assert upload.exists() and "file not found (upload it again)" in outputs[5]
+    finally:
+        web.cleanup()
+    assert not folder.exists() and "GRADIO_TEMP_DIR" not in os.environ
+
+
+def test_the_server_limits_uploads_and_removes_its_files_when_it_stops(monkeypatch):
+    pytest.importorskip("gradio")
+    import requests
+
+    web.cleanup()
+    built = []
+    real_build = web.build_app
+    monkeypatch.setattr(web, "build_app", lambda **kw: built.append(real_build(default_model="median", **kw)) or built[-1])
+    monkeypatch.setattr(web, "warmup", lambda *a, **k: 0.0)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = threading.Thread(target=web.launch, kwargs={"port": port, "max_file_size": 4000, "quiet": True}, daemon=True)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if requests.get(url, timeout=1).ok:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    folder = web.app_folder()
+    try:
+        refused = requests.post(f"{url}/gradio_api/upload", files={"files": ("big.png", b"\x00" * 5000)}, timeout=30)
+        assert refused.status_code == 413
+        accepted = requests.post(f"{url}/gradio_api/upload", files={"files": ("small.png", b"\x00" * 3000)}, timeout=30)
+        assert accepted.status_code == 200
+        stored = [Path(p) for p in accepted.json()]
+        assert all(p.is_file() and p.is_relative_to(folder) for p in stored)
+        names = [p.name for p in folder.rglob("*") if p.is_file()]
+        assert "big.png" not in names and "small.png" in names  # the refused upload was not kept
+    finally:
+        built[0].close(verbose=False)  # what Ctrl+C does: the blocking launch() returns
+        server.join(timeout=30)
+    assert not server.is_alive()
+    assert not folder.exists()  # uploads and results are gone once the server stopped
+
+
+def test_the_app_folder_is_removed_at_exit(tmp_path):
+    code = "from denoise_tf import web; f = web.app_folder(); (f / 'x.png').write_bytes(b'1'); print(f)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    folder = Path(done.stdout.strip())
+    assert folder.name.startswith("denoise_tf_web_") and not folder.exists()
+
+
+def test_a_changed_cached_export_is_exported_again(monkeypatch, tmp_path):
+    from denoise_tf import export
+
+    made = []
+
+    def fake_export(model, path, overwrite=False, **kwargs):
+        made.append(path)
+        Path(path).write_bytes(b"the real export")
+
+    loaded = []
+    monkeypatch.setattr(pretrained, "load", lambda name: object())
+    monkeypatch.setattr(export, "export", fake_export)
+    monkeypatch.setattr(export, "load_exported", lambda path, name=None: loaded.append(Path(path).read_bytes()) or "model")
+    name = pretrained.available()[0]
+    assert web.exported_model(name, folder=tmp_path) == "model"
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert len(files) == 2 and files[1] == files[0] + ".sha256"  # the export and its hash, no partial file
+    cached = tmp_path / files[0]
+    web.exported_model(name, folder=tmp_path)
+    assert len(made) == 1  # intact: used from the cache
+    cached.write_bytes(b"something else")  # changed behind the app's back
+    with pytest.warns(UserWarning, match="does not match its sha256"):
+        web.exported_model(name, folder=tmp_path)
+    assert len(made) == 2 and cached.read_bytes() == b"the real export"
+    assert loaded == [b"the real export"] * 3  # the changed file was never loaded
+    (tmp_path / (files[0] + ".sha256")).unlink()  # no hash: not trusted either
+    with pytest.warns(UserWarning, match="missing"):
+        web.exported_model(name, folder=tmp_path)
+    assert len(made) == 3 and (tmp_path / (files[0] + ".sha256")).is_file()
