@@ -1,4 +1,5 @@
-"""Keras callbacks of the training loop: validation PSNR, last weights, epoch sync, run summary."""
+"""Keras callbacks of the training loop: validation PSNR, NaN stop, best / last weights, verified
+backups, epoch sync, run summary."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import metrics
+from . import metrics, runs
 
 
 class ValidationPSNR(keras.callbacks.Callback):
@@ -29,6 +30,9 @@ class ValidationPSNR(keras.callbacks.Callback):
         scores = []
         for inputs, clean in self.pairs:
             output = predict(self.model, inputs, self.replicas)
+            if not np.all(np.isfinite(output)):  # non-finite weights: no score (training stops)
+                scores.append(float("nan"))
+                continue
             scores.append(metrics.psnr(clean, np.clip(output, 0.0, 1.0)))
         if logs is not None:
             logs["val_psnr"] = float(np.mean(scores))
@@ -116,31 +120,130 @@ class ImageSamples(keras.callbacks.Callback):
             self.writer = None
 
 
+def weights_finite(model, optimizer: bool = False) -> bool:
+    """Whether every weight of ``model`` (and of its optimizer with ``optimizer``) is finite."""
+    values = list(model.get_weights())
+    if optimizer and getattr(model, "optimizer", None) is not None:
+        values += [keras.ops.convert_to_numpy(v) for v in model.optimizer.variables]
+    return all(np.all(np.isfinite(v)) for v in values if np.issubdtype(np.asarray(v).dtype, np.floating))
+
+
+def _finite(value) -> bool:
+    """True for None and finite numbers (a log value that is not a number counts as finite)."""
+    if value is None:
+        return True
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return True
+
+
+class StopOnNaN(keras.callbacks.TerminateOnNaN):
+    """Stops training at the first non-finite batch loss, or at an epoch end with non-finite weights.
+
+    Keras' ``TerminateOnNaN`` (which stops at a NaN or inf batch loss) plus a check of the
+    weights at each epoch end: a last update can make the weights NaN while the epoch's loss is
+    still finite. ``reason`` says what happened (None while training is healthy); the end of
+    training warns with it. The savers (:class:`SaveBest`, :class:`SaveLast`, :class:`Backup`)
+    check the weights themselves, so whatever the callback order no non-finite weights are saved.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.reason = None
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if self.reason is None and not _finite(loss):
+            self.reason = f"the loss became {float(loss)} at batch {batch + 1} of epoch {self.epoch + 1}"
+            self.model.stop_training = True
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.reason is None and not (_finite((logs or {}).get("loss")) and weights_finite(self.model)):
+            self.reason = f"the weights became non-finite (NaN or inf) in epoch {epoch + 1}"
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.reason:
+            import warnings
+
+            warnings.warn(
+                f"training stopped: {self.reason}. Nothing of that epoch was saved: best.weights.h5, "
+                "last.weights.h5 and the backup keep the last epoch with finite weights (try a lower learning_rate)",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+
+
+class SaveBest(keras.callbacks.Callback):
+    """Saves the weights (atomically) when ``monitor`` beats its best so far, if the weights are finite.
+
+    ``mode`` ``max`` (``val_psnr``) or ``min`` (``loss``); ``best`` is the value to beat (a
+    resumed run's best of earlier sessions; None saves the first finite value).
+    """
+
+    def __init__(self, path, monitor: str = "val_psnr", mode: str = "max", best: float | None = None):
+        super().__init__()
+        if mode not in ("max", "min"):
+            raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+        self.path, self.monitor, self.mode, self.best = Path(path), monitor, mode, best
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        value = logs.get(self.monitor)
+        if value is None or not _finite(value) or not _finite(logs.get("loss")):
+            return
+        value = float(value)
+        if self.best is not None and not (value > self.best if self.mode == "max" else value < self.best):
+            return
+        if weights_finite(self.model):
+            runs.save_weights(self.model, self.path)
+            self.best = value
+
+
 class SaveLast(keras.callbacks.Callback):
-    """Saves the model weights at each epoch end, unless the loss is not finite."""
+    """Saves the model weights (atomically) at each epoch end, unless the loss or a weight is not finite."""
 
     def __init__(self, path):
         super().__init__()
         self.path = str(path)
 
     def on_epoch_end(self, epoch, logs=None):
-        loss = (logs or {}).get("loss")
-        if loss is None or math.isfinite(loss):
-            self.model.save_weights(self.path)
+        if _finite((logs or {}).get("loss")) and weights_finite(self.model):
+            runs.save_weights(self.model, self.path)
 
 
 class Backup(keras.callbacks.BackupAndRestore):
-    """``BackupAndRestore`` that also backs up at every epoch end when it saves every N batches.
+    """``BackupAndRestore`` with verified backups; also backs up at every epoch end when it saves every N batches.
 
     Keras' callback with an integer ``save_freq`` never saves at the end of an epoch, so its last
-    backup still names the epoch in progress and a resume repeats that epoch's steps.
+    backup still names the epoch in progress and a resume repeats that epoch's steps. Backups
+    are written by :func:`denoise_tf.runs.write_backup` (atomic files and a sha256 manifest;
+    the backup before is kept when ``double_checkpoint``), and never with a non-finite loss or
+    non-finite weights or optimizer state: the backup then stays at the last healthy point.
     """
 
+    def on_train_batch_end(self, batch, logs=None):
+        if _finite((logs or {}).get("loss")):
+            super().on_train_batch_end(batch, logs)
+
     def on_epoch_end(self, epoch, logs=None):
-        super().on_epoch_end(epoch, logs)
-        if self.save_freq != "epoch":
+        self._current_epoch = epoch + 1
+        self._last_batch_seen = 0
+        if _finite((logs or {}).get("loss")):
             self._save_model()
             self._batches_seen_since_last_saving = 0
+
+    def _save_model(self):
+        if not weights_finite(self.model, optimizer=True):
+            return
+        runs.write_backup(
+            self.model, self.backup_dir, self._current_epoch, self._last_batch_seen, keep_previous=self.double_checkpoint
+        )
 
 
 class EpochSync(keras.callbacks.Callback):
@@ -155,26 +258,32 @@ class EpochSync(keras.callbacks.Callback):
 
 
 class RunSummary(keras.callbacks.Callback):
-    """Writes ``summary.json`` at each epoch end: epochs, patches seen, wall time, best val PSNR, hardware.
+    """Writes ``summary.json`` (atomically) at each epoch end: epochs, patches seen, wall time, best val PSNR, hardware.
 
-    Wall time accumulates across resumed sessions.
+    Wall time accumulates across resumed sessions. ``previous`` is the summary a resumed run
+    continues (default: read from the run folder with :func:`denoise_tf.runs.read_summary`,
+    which rebuilds an unreadable one from ``log.csv``); ``start_epoch`` the epochs its backup
+    holds. An epoch with a non-finite loss is not counted: ``epochs_done`` stays at the last
+    epoch whose weights were saved, and ``status`` says why training stopped.
     """
 
-    def __init__(self, run_dir, config, placement: dict | None = None):
+    def __init__(
+        self, run_dir, config, placement: dict | None = None, previous: dict | None = None, start_epoch: int = 0
+    ):
         super().__init__()
-        self.path = Path(run_dir) / "summary.json"
+        self.path = Path(run_dir) / runs.SUMMARY
         self.config = config
         self.placement = placement or {"data_parallel": "single", "devices": [], "replicas": 1}
-        self.previous = json.loads(self.path.read_text()) if self.path.exists() else {}
+        self.previous = runs.read_summary(run_dir, start_epoch)[0] if previous is None else previous
+        self.epochs_done = start_epoch
+        self.last_logs = dict(self.previous.get("last_logs") or {}) if start_epoch else {}
 
     def on_train_begin(self, logs=None):
-        from .train import hardware
-
         self.start = time.time()
         self.base_wall = float(self.previous.get("wall_time_s", 0.0))
         self.best = self.previous.get("best_val_psnr")
         self.best_epoch = self.previous.get("best_epoch")
-        self.hardware = hardware()
+        self.hardware = runs.hardware()
         self.sessions = list(self.previous.get("sessions", []))
         self.sessions.append(
             {"hardware": self.hardware, "placement": self.placement, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -183,12 +292,18 @@ class RunSummary(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
-        value = logs.get("val_psnr")
-        if value is not None and (self.best is None or value > self.best):
-            self.best, self.best_epoch = float(value), epoch + 1
         loss = logs.get("loss")
-        if loss is not None and not math.isfinite(loss):
-            self.status = f"stopped: loss became {loss} at epoch {epoch + 1}; last.weights.h5 holds the last finite epoch"
+        if not (_finite(loss) and weights_finite(self.model)):
+            kept = f"epoch {self.epochs_done}" if self.epochs_done else "nothing (no epoch had finite weights)"
+            self.status = (
+                f"stopped: epoch {epoch + 1} gave a non-finite loss or weights (loss {loss}); best.weights.h5, "
+                f"last.weights.h5 and the backup keep {kept}"
+            )
+            self.write(self.epochs_done, self.last_logs)
+            return
+        value = logs.get("val_psnr")
+        if value is not None and _finite(value) and (self.best is None or value > self.best):
+            self.best, self.best_epoch = float(value), epoch + 1
         self.last_logs = dict(logs)
         self.write(epoch + 1, logs)
 
@@ -196,9 +311,6 @@ class RunSummary(keras.callbacks.Callback):
         if self.status == "running":
             self.status = "finished" if self.epochs_done >= self.config.epochs else "stopped early"
         self.write(self.epochs_done, self.last_logs)
-
-    epochs_done = 0
-    last_logs: dict = {}
 
     def write(self, epochs_done, logs):
         self.epochs_done = epochs_done
@@ -219,12 +331,16 @@ class RunSummary(keras.callbacks.Callback):
             "best_val_psnr": self.best,
             "best_epoch": self.best_epoch,
             "val_data": self.config.val_data,
-            "last_logs": {k: float(v) for k, v in logs.items() if isinstance(v, (int, float, np.floating))},
+            "last_logs": {
+                k: float(v) for k, v in logs.items() if isinstance(v, (int, float, np.floating)) and _finite(v)
+            },
             "status": self.status,
             "hardware": self.hardware,
             "placement": self.placement,
             "sessions": self.sessions,
         }
+        if self.previous.get("rebuilt"):
+            summary["rebuilt"] = self.previous["rebuilt"]
         if getattr(self.config, "paired_data", None):
             summary["train_data"] = None
             summary["noise"] = None
@@ -235,7 +351,7 @@ class RunSummary(keras.callbacks.Callback):
                 "val_holdout": self.config.val_holdout,
                 "test_holdout": self.config.test_holdout,
             }
-        self.path.write_text(json.dumps(summary, indent=2))
+        runs.write_json(self.path, summary)
 
 
 class TimeLimit(keras.callbacks.Callback):

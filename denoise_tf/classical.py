@@ -30,8 +30,17 @@ tv            ``denoise_tv_chambolle``, ``weight = min(1, 0.5 + sigma / 50) * si
 wavelet       ``denoise_wavelet``: BayesShrink, soft thresholds, ``wavelet="db2"``,
               ``rescale_sigma=True``; colour is denoised in YCbCr
 bm3d          the ``bm3d`` package: ``bm3d.bm3d(z, sigma / 255)`` for gray, ``bm3d.bm3d_rgb``
-              (CBM3D, opponent colour space) for colour; ``profile="np"``
+              (CBM3D, opponent colour space) for colour; ``profile="np"``, ``threads=1`` (see below);
+              images of at least 9x9 pixels (the 8x8 blocks of the profile plus one)
 ============  ========================================================================================
+
+BM3D threads: the ``bm3d`` library splits its work over ``BM3DProfile.num_threads`` threads
+(its default 0 is one per CPU), and with more than one thread the order of its float sums
+changes from call to call, so the same input gives slightly different outputs (MSE differences
+of ~1e-6 relative). Here BM3D runs on 1 thread unless asked otherwise: the ``threads`` option
+(``denoise(x, "bm3d", threads=4)``; 0 = one per CPU), else the environment variable
+``DENOISE_TF_BM3D_THREADS``, else 1. One thread gives bit-identical results for the same input;
+more are faster and repeatable only to ~1e-6.
 
 Every default can be overridden by keyword, e.g. ``denoise(x, "median", size=5)`` or
 ``get("gaussian", blur=1.2)``.
@@ -40,6 +49,7 @@ Every default can be overridden by keyword, e.g. ``denoise(x, "median", size=5)`
 from __future__ import annotations
 
 import inspect
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -52,15 +62,17 @@ class _Method:
     function: Callable
     uses_sigma: bool
     doc: str
+    #: ``check(image, **options)`` raising ValueError for an image the method cannot take.
+    check: Callable | None = None
 
 
 _METHODS: dict[str, _Method] = {}
 
 
-def _register(name: str, uses_sigma: bool):
+def _register(name: str, uses_sigma: bool, check: Callable | None = None):
     def wrap(function):
         doc = (function.__doc__ or "").strip().splitlines()[0]
-        _METHODS[name] = _Method(name, function, uses_sigma, doc)
+        _METHODS[name] = _Method(name, function, uses_sigma, doc, check)
         return function
 
     return wrap
@@ -161,14 +173,80 @@ def _wavelet(image, sigma, wavelet: str = "db2", method: str = "BayesShrink", mo
     )
 
 
-@_register("bm3d", uses_sigma=True)
-def _bm3d(image, sigma, profile: str = "np"):
-    """BM3D (Dabov et al.): ``bm3d.bm3d`` for gray, CBM3D ``bm3d.bm3d_rgb`` for colour."""
+#: Environment variable giving BM3D's thread count when the ``threads`` option is not given.
+BM3D_THREADS_ENV = "DENOISE_TF_BM3D_THREADS"
+
+
+def bm3d_threads(threads: int | None = None) -> int:
+    """Threads BM3D runs on: ``threads``, else ``$DENOISE_TF_BM3D_THREADS``, else 1 (0 = one per CPU).
+
+    Raises
+    ------
+    ValueError
+        ``threads`` or the environment variable is not an int >= 0.
+    """
+    source = "option threads"
+    if threads is None:
+        raw = os.environ.get(BM3D_THREADS_ENV, "").strip()
+        if not raw:
+            return 1
+        source = f"environment variable {BM3D_THREADS_ENV}"
+        try:
+            threads = int(raw)
+        except ValueError:
+            raise ValueError(f"{source} must be an int >= 0 (threads; 0 = one per CPU), got {raw!r}") from None
+    if isinstance(threads, bool) or not isinstance(threads, (int, np.integer)) or threads < 0:
+        raise ValueError(f"bm3d {source} must be an int >= 0 (threads; 0 = one per CPU), got {threads!r}")
+    return int(threads)
+
+
+def _bm3d_profile(profile, threads: int | None):
+    """A ``bm3d.BM3DProfile`` for ``profile`` (a name of the library's profiles, or a profile) on fixed threads."""
+    import copy
+
     import bm3d
 
+    names = {
+        "np": bm3d.BM3DProfile,
+        "refilter": bm3d.BM3DProfileRefilter,
+        "vn": bm3d.BM3DProfileVN,
+        "high": bm3d.BM3DProfileHigh,
+        "vn_old": bm3d.BM3DProfileVNOld,
+        "deb": bm3d.BM3DProfileDeb,
+    }
+    if isinstance(profile, bm3d.BM3DProfile):
+        chosen = copy.copy(profile)
+    elif isinstance(profile, str) and profile in names:
+        chosen = names[profile]()
+    else:
+        raise ValueError(f"bm3d profile must be one of {sorted(names)} or a bm3d.BM3DProfile, got {profile!r}")
+    chosen.num_threads = bm3d_threads(threads)
+    return chosen
+
+
+def _bm3d_check(image, profile: str = "np", threads: int | None = None) -> None:
+    """Refuse images smaller than BM3D's blocks (and bad ``profile`` / ``threads``), before any work."""
+    chosen = _bm3d_profile(profile, threads)
+    # The library refuses images smaller than its blocks with a traceback and crashes the
+    # process (segmentation fault) on an image exactly one block in size.
+    side = max(chosen.bs_ht, chosen.bs_wiener) + 1
+    if min(image.shape[:2]) < side:
+        raise ValueError(
+            f"bm3d needs images of at least {side}x{side} pixels (its {side - 1}x{side - 1} blocks plus one), "
+            f"got {image.shape[0]}x{image.shape[1]}"
+        )
+
+
+@_register("bm3d", uses_sigma=True, check=_bm3d_check)
+def _bm3d(image, sigma, profile: str = "np", threads: int | None = None):
+    """BM3D (Dabov et al.): ``bm3d.bm3d`` for gray, CBM3D ``bm3d.bm3d_rgb`` for colour; 1 thread by default."""
+    import bm3d
+
+    _bm3d_check(image, profile, threads)
+    chosen = _bm3d_profile(profile, threads)
     if image.shape[-1] == 3:
-        return bm3d.bm3d_rgb(image, sigma_psd=sigma / 255.0, profile=profile)
-    return bm3d.bm3d(image[..., 0], sigma_psd=sigma / 255.0, profile=profile)
+        return bm3d.bm3d_rgb(image, sigma_psd=sigma / 255.0, profile=chosen)
+    return bm3d.bm3d(image[..., 0], sigma_psd=sigma / 255.0, profile=chosen)
 
 
 def _check_size(size, name: str) -> None:
@@ -200,8 +278,8 @@ def _check_sigma(sigma) -> float | None:
         sigma = float(sigma)
     except (TypeError, ValueError):
         raise ValueError(f"sigma must be a number on the 0-255 scale or None, got {sigma!r}") from None
-    if not (np.isfinite(sigma) and sigma >= 0):
-        raise ValueError(f"sigma must be a finite number >= 0 (0-255 scale), got {sigma}")
+    if not (np.isfinite(sigma) and 0 <= sigma <= 255):
+        raise ValueError(f"sigma must be a noise level in [0, 255] (the 0-255 scale of 8-bit values), got {sigma}")
     return sigma
 
 
@@ -234,6 +312,8 @@ def estimate_sigma(image) -> float:
 
 
 def _denoise_one(method: _Method, image: np.ndarray, sigma: float | None, options: dict) -> np.ndarray:
+    if method.check is not None:
+        method.check(image, **options)
     if method.uses_sigma:
         sigma = estimate_sigma(image) if sigma is None else sigma
         if sigma == 0:

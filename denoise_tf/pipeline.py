@@ -23,14 +23,14 @@ noisy/clean pairs such as SIDD: the same window and flip/rotate mode for both im
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from . import noise as noise_lib
 
-if TYPE_CHECKING:
-    from .train import TrainConfig
+# ``TrainConfig`` (denoise_tf.train) appears in annotations only, as a name: this module is
+# imported by the training module, never the other way round.
 
 #: The 8 dihedral modes: ``mode = 4 * flip + k`` where ``k`` is the number of 90 degree turns.
 AUGMENT_MODES = tuple(range(8))

@@ -1,9 +1,11 @@
 """Training: one :class:`TrainConfig` per experiment, ``train(config)`` -> history and run folder.
 
-A run folder (``output_dir/name``) holds ``config.json`` (the resolved config), ``log.csv``,
-``best.weights.h5`` (best validation PSNR), ``last.weights.h5``, ``backup/`` (weights, optimizer
-state and epoch, for ``resume``) and ``summary.json`` (epochs, wall time, best validation PSNR,
-hardware). An existing run folder is only continued with ``resume=True``, never overwritten.
+A run folder (``output_dir/name``, see :mod:`denoise_tf.runs`) holds ``config.json`` (the
+resolved config), ``log.csv``, ``best.weights.h5`` (best validation PSNR), ``last.weights.h5``,
+``backup/`` (weights, optimizer state and epoch, with checksums, for ``resume``) and
+``summary.json`` (epochs, wall time, best validation PSNR, hardware). An existing run folder is
+only continued with ``resume=True``, never overwritten; a resumed run gives the losses of an
+uninterrupted one (every batch is a function of seed, epoch and index, in a fixed order).
 
 Residual models (DnCNN) output ``noisy - predicted_noise``, so the MSE on the output image is
 the DnCNN loss on the noise; direct models (FFDNet, the small CNNs) learn the image.
@@ -13,10 +15,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
-import platform
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from . import runs
 
 SCHEDULES = ("constant", "step", "exponential", "plateau")
 PATCH_MODES = ("grid", "random", "crop")
@@ -131,11 +135,16 @@ class TrainConfig:
             raise FileNotFoundError(f"config file not found: {path}")
         text = path.read_text()
         if path.suffix.lower() == ".json":
-            values = json.loads(text)
+            values = json.loads(text) if text.strip() else None
         else:
             import yaml
 
-            values = yaml.safe_load(text) or {}
+            values = yaml.safe_load(text)
+        if values is None:
+            raise ValueError(
+                f"config {path} is empty: expected a mapping of config keys to values (see configs/*.yaml); "
+                "an empty file is refused rather than silently training the default recipe"
+            )
         if not isinstance(values, dict):
             raise ValueError(f"config {path} must hold a mapping of keys to values")
         values.setdefault("name", path.stem)
@@ -165,14 +174,35 @@ class TrainConfig:
             raise ValueError(f"config key 'lr_schedule' must be one of {SCHEDULES}, got {self.lr_schedule!r}")
         if self.patch_mode not in PATCH_MODES:
             raise ValueError(f"config key 'patch_mode' must be one of {PATCH_MODES}, got {self.patch_mode!r}")
-        for key in ("batch_size", "epochs", "patch_size"):
+        runs.check_name(self.name)
+        for key in ("batch_size", "epochs", "patch_size", "patch_stride", "workers"):
             if getattr(self, key) < 1:
                 raise ValueError(f"config key {key!r} must be >= 1, got {getattr(self, key)}")
-        if self.learning_rate <= 0:
-            raise ValueError(f"config key 'learning_rate' must be > 0, got {self.learning_rate}")
-        for key in ("val_holdout", "test_holdout"):
+        for key in ("steps_per_epoch", "train_limit", "val_limit", "val_crop"):
+            value = getattr(self, key)
+            if value is not None and value < 1:
+                raise ValueError(f"config key {key!r} must be >= 1 or null, got {value}")
+        for key in ("val_holdout", "test_holdout", "random_patches", "seed"):
             if getattr(self, key) < 0:
                 raise ValueError(f"config key {key!r} must be >= 0, got {getattr(self, key)}")
+        if self.early_stopping is not None and self.early_stopping < 0:
+            raise ValueError(
+                f"config key 'early_stopping' must be >= 1 (epochs of patience), 0 or null (off), got {self.early_stopping}"
+            )
+        for key in ("learning_rate", "lr_decay"):
+            if not (math.isfinite(getattr(self, key)) and getattr(self, key) > 0):
+                raise ValueError(f"config key {key!r} must be a finite number > 0, got {getattr(self, key)}")
+        if self.lr_patience < 1:
+            raise ValueError(f"config key 'lr_patience' must be >= 1, got {self.lr_patience}")
+        if self.backup_every != "epoch" and (isinstance(self.backup_every, str) or self.backup_every < 1):
+            raise ValueError(
+                f"config key 'backup_every' must be 'epoch' or a number of batches >= 1, got {self.backup_every!r}"
+            )
+        _check_numbers("patch_scales", self.patch_scales, positive=True, nonempty=True)
+        _check_numbers("lr_values", self.lr_values, positive=True)
+        _check_numbers("lr_boundaries", self.lr_boundaries, integers=True)
+        if list(self.lr_boundaries) != sorted(self.lr_boundaries):
+            raise ValueError(f"config key 'lr_boundaries' must be increasing epochs, got {self.lr_boundaries}")
         if self.val_holdout and self.val_data:
             raise ValueError(
                 f"config keys 'val_holdout' ({self.val_holdout}) and 'val_data' ({self.val_data!r}) both name "
@@ -224,6 +254,20 @@ def __getattr__(name):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def _check_numbers(
+    key: str, values: list, positive: bool = False, integers: bool = False, nonempty: bool = False
+) -> None:
+    """Refuse a config list that is empty (``nonempty``) or holds other than (positive / integer) numbers."""
+    kinds = (int,) if integers else (int, float)
+    if nonempty and not values:
+        raise ValueError(f"config key {key!r} must list at least one number, got {values!r}")
+    for value in values:
+        bad = isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value)
+        if bad or (positive and not value > 0) or (integers and value < 0):
+            wanted = "epochs (ints >= 0)" if integers else "numbers > 0" if positive else "numbers"
+            raise ValueError(f"config key {key!r} must list {wanted}, got {values!r}")
+
+
 def _expected_types(hint) -> tuple:
     names = {"int": int, "float": (int, float), "str": str, "bool": bool, "dict": dict, "list": list, "None": type(None)}
     out = []
@@ -265,33 +309,36 @@ def learning_rate_at(config: TrainConfig, epoch: int) -> float:
     return float(config.learning_rate)
 
 
-def _callbacks(config, run_dir, val_pairs, dataset, resume, placement=None):
+def _callbacks(
+    config, run_dir, val_pairs, dataset, resume, placement=None, previous: dict | None = None, start_epoch: int = 0
+):
+    """The training callbacks, in the order they run at an epoch end.
+
+    :class:`~denoise_tf.callbacks.StopOnNaN` runs first, so training stops at the first
+    non-finite loss; every saver (best, last, backup) checks the loss and the weights itself,
+    so an epoch with NaN weights is never saved. ``previous`` is the summary a resumed run
+    continues (its best validation PSNR is the value ``best.weights.h5`` must beat).
+    """
     import keras
 
-    from .callbacks import Backup, EpochSync, ImageSamples, RunSummary, SaveLast, ValidationPSNR
+    from .callbacks import Backup, EpochSync, ImageSamples, RunSummary, SaveBest, SaveLast, StopOnNaN, ValidationPSNR
     from .distribute import Placement
 
     placement = placement or Placement()
-    callbacks = [ValidationPSNR(val_pairs, replicas=placement.count)] if val_pairs else []
+    if previous is None:
+        previous = runs.read_summary(run_dir, start_epoch)[0] if resume else {}
+    callbacks = [StopOnNaN()]
+    callbacks += [ValidationPSNR(val_pairs, replicas=placement.count)] if val_pairs else []
     monitor = "val_psnr" if val_pairs else "loss"
     mode = "max" if val_pairs else "min"
     # A resumed run only replaces best.weights.h5 when it beats the best of earlier sessions.
-    summary = run_dir / "summary.json"
-    best_so_far = json.loads(summary.read_text()).get("best_val_psnr") if resume and summary.exists() and val_pairs else None
+    best_so_far = previous.get("best_val_psnr") if resume and val_pairs else None
     callbacks += [
-        keras.callbacks.TerminateOnNaN(),
-        keras.callbacks.ModelCheckpoint(
-            str(run_dir / "best.weights.h5"),
-            monitor=monitor,
-            mode=mode,
-            save_best_only=True,
-            save_weights_only=True,
-            initial_value_threshold=best_so_far,
-        ),
-        SaveLast(run_dir / "last.weights.h5"),
-        keras.callbacks.CSVLogger(str(run_dir / "log.csv"), append=resume),
+        SaveBest(run_dir / runs.BEST, monitor=monitor, mode=mode, best=best_so_far),
+        SaveLast(run_dir / runs.LAST),
+        keras.callbacks.CSVLogger(str(run_dir / runs.LOG), append=resume),
         # double_checkpoint: a run killed while writing its backup resumes from the one before.
-        Backup(str(run_dir / "backup"), save_freq=config.backup_every, double_checkpoint=True, delete_checkpoint=False),
+        Backup(str(run_dir / runs.BACKUP), save_freq=config.backup_every, double_checkpoint=True, delete_checkpoint=False),
     ]
     if hasattr(dataset, "epoch"):  # the NumPy datasets; the tf.data path counts epochs itself
         callbacks.append(EpochSync(dataset))
@@ -310,33 +357,12 @@ def _callbacks(config, run_dir, val_pairs, dataset, resume, placement=None):
     if config.tensorboard and val_pairs:
         # TensorBoard images on the TensorFlow backend, PNG grids in run_dir/samples otherwise.
         callbacks.append(ImageSamples(val_pairs, run_dir / "tensorboard", run_dir / "samples", replicas=placement.count))
-    callbacks.append(RunSummary(run_dir, config, placement.describe()))
+    callbacks.append(RunSummary(run_dir, config, placement.describe(), previous=previous, start_epoch=start_epoch))
     return callbacks
 
 
 # -------------------------------------------------------------------------------------------
-# Data
-
-
-def hardware() -> dict:
-    """Backend, devices and host: written into each run's summary."""
-    import keras
-
-    import sys
-
-    info = {"backend": keras.backend.backend(), "keras": keras.__version__, "tensorflow_imported": "tensorflow" in sys.modules, "python": platform.python_version(), "host_cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count()}
-    try:
-        if info["backend"] == "jax":
-            import jax
-
-            info["devices"] = [f"{d.platform}:{getattr(d, 'device_kind', '')}" for d in jax.devices()]
-        elif info["backend"] == "tensorflow":
-            import tensorflow as tf
-
-            info["devices"] = [d.device_type for d in tf.config.list_physical_devices()]
-    except Exception as error:  # hardware info is informative only
-        info["devices"] = f"unknown ({error})"
-    return info
+# Precision
 
 
 def cpu_has_bf16() -> bool:
@@ -401,9 +427,23 @@ def train(config: TrainConfig, resume: bool = False, verbose: int | str = "auto"
     """Train ``config`` and return ``(history, run_dir)``.
 
     ``resume=True`` continues the run folder from its backup (finished epochs are not
-    repeated; the data order and noise continue where they stopped). Without ``resume`` an
-    existing run folder raises ``FileExistsError``. ``max_minutes`` stops at the first epoch end
-    after that much wall time (a later ``resume`` continues).
+    repeated; the data order and noise continue where they stopped, so the losses are those of
+    an uninterrupted run). A resumed run that has already trained its ``epochs`` changes
+    nothing (raise ``epochs`` to train further). Without ``resume`` an existing run folder
+    raises ``FileExistsError``, unless no epoch of it ever finished (a run that failed at
+    start: it is started again). ``max_minutes`` stops at the first epoch end after that much
+    wall time (a later ``resume`` continues).
+
+    Everything that can fail at start (the config, the backup to resume from, the model, the
+    data, the optimizer and loss) is checked before the run folder is created or changed.
+
+    Raises
+    ------
+    FileExistsError
+        The run folder holds a trained run and ``resume`` is False.
+    ValueError
+        Bad config; a resumed config that differs from the saved one in what it learns; no
+        usable backup to resume from (see :func:`denoise_tf.runs.plan_resume`).
     """
     import keras
 
@@ -411,45 +451,53 @@ def train(config: TrainConfig, resume: bool = False, verbose: int | str = "auto"
 
     config.validate()
     run_dir = config.run_dir
-    if run_dir.exists() and any(run_dir.iterdir()) and not resume:
+    trained = runs.has_trained(run_dir)
+    if trained and not resume:
         raise FileExistsError(f"run folder {run_dir} exists: pass resume=True (--resume) to continue it, or choose another name")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    saved = run_dir / "config.json"
-    if resume and saved.exists():
-        previous = json.loads(saved.read_text())
+    plan = runs.plan_resume(run_dir) if resume else runs.ResumePlan(run_dir, 0, None)
+    saved = run_dir / runs.CONFIG
+    if resume and trained and saved.exists():
+        previous = runs.read_json(saved)
         changed = {k for k in previous if k not in RESUMABLE_CHANGES and previous.get(k) != config.to_dict().get(k)}
         if changed:
             raise ValueError(f"cannot resume {run_dir}: config differs from the saved one in {sorted(changed)}")
-    saved.write_text(json.dumps(config.to_dict(), indent=2))
+    if resume and trained and plan.epoch >= config.epochs:
+        import warnings
+
+        warnings.warn(
+            f"run {run_dir} has trained {plan.epoch} epochs of the {config.epochs} asked: nothing to train, nothing "
+            f"changed (raise epochs, e.g. --set epochs={plan.epoch + 10}, to train further)",
+            stacklevel=2,
+        )
+        return keras.callbacks.History(), run_dir
 
     keras.utils.set_random_seed(config.seed)
     placement = distribute.resolve(config.devices, config.batch_size)
     with distribute.placed(placement):
-        history = _fit(config, run_dir, resume, verbose, max_minutes, placement)
+        history = _fit(config, run_dir, resume, plan, verbose, max_minutes, placement)
     return history, run_dir
 
 
-def _fit(config: TrainConfig, run_dir: Path, resume: bool, verbose, max_minutes, placement):
-    """Build the model and data, compile and fit (inside the placement's distribution scope)."""
+def _fit(config: TrainConfig, run_dir: Path, resume: bool, plan, verbose, max_minutes, placement):
+    """Build the model and data, compile, then set up the run folder and fit (inside the placement's scope)."""
     import keras
 
-    from . import models, pipeline
+    from . import pipeline
 
+    start_epoch = plan.epoch
     model = build_model(config)
     with_level = len(model.inputs) == 2
-    if resume:
-        _repair_backup(run_dir)
-    start_epoch = _backup_epoch(run_dir) if resume else 0
+    files = {}  # written once everything has been built
     if config.init_weights and start_epoch == 0:
         from .warmstart import copy_weights
 
         copied = copy_weights(model, config.init_weights)
-        (run_dir / "init_weights.json").write_text(json.dumps({"source": config.init_weights, **copied}, indent=2))
+        files["init_weights.json"] = {"source": config.init_weights, **copied}
     if config.paired_data:
         if with_level:
             raise ValueError(f"model {config.model!r} takes a noise level, which real noisy/clean pairs do not give")
         train_noisy, train_clean, val_pairs, names = pipeline.load_paired(config)
-        (run_dir / "holdout.json").write_text(json.dumps(names, indent=2))
+        files["holdout.json"] = names
         dataset = pipeline.PairedPatchDataset(
             train_noisy,
             train_clean,
@@ -464,7 +512,7 @@ def _fit(config: TrainConfig, run_dir: Path, resume: bool, verbose, max_minutes,
         )
     else:
         if pipeline._uses_holdout(config):
-            (run_dir / "holdout.json").write_text(json.dumps(pipeline._holdout_names(config), indent=2))
+            files["holdout.json"] = pipeline._holdout_names(config)
         if config.patch_mode == "crop":
             dataset_class, source, extra = pipeline.CropPatchDataset, pipeline.load_training_images(config), {"patch_size": config.patch_size}
         else:
@@ -485,109 +533,73 @@ def _fit(config: TrainConfig, run_dir: Path, resume: bool, verbose, max_minutes,
             **extra,
         )
         val_pairs = pipeline.load_validation(config, with_level)
-    optimizer = keras.optimizers.get({"class_name": config.optimizer, "config": {"learning_rate": learning_rate_at(config, start_epoch)}})
-    model.compile(optimizer=optimizer, loss=config.loss)
+    try:
+        optimizer = keras.optimizers.get({"class_name": config.optimizer, "config": {"learning_rate": learning_rate_at(config, start_epoch)}})
+        loss = keras.losses.get(config.loss)
+    except (ValueError, TypeError) as error:
+        message = f"config keys 'optimizer' ({config.optimizer!r}) / 'loss' ({config.loss!r}): {error}"
+        raise ValueError(message) from None
+    model.compile(optimizer=optimizer, loss=loss)
+    if plan.source:  # the backup must fit the model before anything in the folder changes
+        _check_backup_fits(model, plan)
+
+    # Everything is built: now the run folder is created or changed.
+    previous, problem = runs.read_summary(run_dir, start_epoch) if resume else ({}, None)
+    run_dir.mkdir(parents=True, exist_ok=True)
     if resume:
-        _trim_log(run_dir / "log.csv", start_epoch)
-    callbacks = _callbacks(config, run_dir, val_pairs, dataset, resume, placement)
+        runs.apply_resume(plan)
+        runs.trim_log(run_dir / runs.LOG, start_epoch)
+        if problem and (run_dir / runs.SUMMARY).exists():
+            runs.keep_damaged_summary(run_dir)
+    runs.write_json(run_dir / runs.CONFIG, config.to_dict())
+    for name, value in files.items():
+        runs.write_json(run_dir / name, value)
+    callbacks = _callbacks(
+        config, run_dir, val_pairs, dataset, resume, placement, previous=previous, start_epoch=start_epoch
+    )
     if max_minutes:
         from .callbacks import TimeLimit
 
         callbacks.insert(0, TimeLimit(max_minutes))
     # The tf.data path is endless (it counts epochs itself): fit takes the steps of an epoch.
     steps = extra["steps_per_epoch"] if config.pipeline == "tf" and not config.paired_data else None
+    # shuffle=False: every epoch's batches already come from a fresh seeded permutation (a function
+    # of seed and epoch), while Keras' shuffle reorders them with Python's global random, reseeded
+    # at each start, so a resumed run would see its batches in another order than an uninterrupted one.
     return model.fit(
-        dataset, epochs=config.epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=steps is None
+        dataset, epochs=config.epochs, steps_per_epoch=steps, callbacks=callbacks, verbose=verbose, shuffle=False
     )
 
 
-def _trim_log(path: Path, epochs: int) -> None:
-    """Keep the header and the rows of the first ``epochs`` epochs of a CSV log.
-
-    A run killed after logging an epoch but before its backup repeats that epoch on resume; the
-    rows it logged past the backup go, so ``log.csv`` lists every epoch once.
-    """
-    if not path.exists():
-        return
-    lines = path.read_text().splitlines(keepends=True)
-    kept = lines[:1] + [line for line in lines[1:] if line.split(",", 1)[0].strip().isdigit() and int(line.split(",", 1)[0]) < epochs]
-    if len(kept) != len(lines):
-        path.write_text("".join(kept))
-
-
-def _repair_backup(run_dir: Path) -> None:
-    """Replace a backup that a kill cut short by the one saved before it (``double_checkpoint``).
-
-    Done before the start epoch is read, so the data order, the learning rate and the log all
-    continue from the backup Keras will load.
+def _check_backup_fits(model, plan) -> None:
+    """Load the planned backup into ``model`` as Keras' ``BackupAndRestore`` will (optimizer state too).
 
     Raises
     ------
     ValueError
-        The backup is unreadable and no earlier one is kept.
+        The backup does not fit the model (nothing has been changed yet).
     """
     import shutil
+    import tempfile
 
-    import h5py
-
-    backup = run_dir / "backup"
-    weights, meta = backup / "latest.weights.h5", backup / "training_metadata.json"
-    if not weights.exists():
-        return
-    try:
-        with h5py.File(weights, "r"):
-            pass
-        if meta.exists():
-            json.loads(meta.read_text())
-        return
-    except (OSError, ValueError) as error:
-        previous_weights, previous_meta = Path(f"{weights}.bkp"), Path(f"{meta}.bkp")
-        if not (previous_weights.exists() and previous_meta.exists()):
-            raise ValueError(f"the backup in {backup} is unreadable ({error}) and no earlier backup is kept") from None
-        shutil.copyfile(previous_weights, weights)
-        shutil.copyfile(previous_meta, meta)
+    files = runs.BackupFiles.of(plan.run_dir / runs.BACKUP, previous=plan.source == "previous")
+    if model.optimizer is not None and not model.optimizer.built:
+        model.optimizer.build(model.trainable_variables)
+    with tempfile.TemporaryDirectory() as folder:
+        path = files.weights
+        if not path.name.endswith(".weights.h5"):  # the .bkp one: Keras reads .weights.h5 names only
+            path = Path(shutil.copyfile(path, Path(folder) / "previous.weights.h5"))
+        try:
+            model.load_weights(str(path))
+        except (ValueError, KeyError, OSError) as error:
+            message = f"cannot resume {plan.run_dir}: its backup {files.weights} does not fit the model ({error})"
+            raise ValueError(message) from None
 
 
-def _backup_epoch(run_dir: Path) -> int:
-    meta = run_dir / "backup" / "training_metadata.json"
-    if meta.exists():
-        return int(json.loads(meta.read_text()).get("epoch", 0))
-    return 0
-
-
-def load_run_model(run_dir: str | os.PathLike, which: str = "best"):
-    """Build a run's model from its ``config.json`` and load ``best`` / ``last`` weights (or ``backup``).
-
-    Optimizer state stored beside the weights is ignored; the returned model is not compiled.
-    """
-    from . import models
-
-    run_dir = Path(run_dir)
-    config_path = run_dir / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(f"not a run folder (no config.json): {run_dir}")
-    config = json.loads(config_path.read_text())
-    files = {"best": "best.weights.h5", "last": "last.weights.h5", "backup": "backup/latest.weights.h5"}
-    if which not in files:
-        raise ValueError(f"which must be one of {sorted(files)}, got {which!r}")
-    path = run_dir / files[which]
-    if not path.is_file():
-        raise FileNotFoundError(f"no {which} weights in {run_dir}: expected {path}")
-    model = models.build(config["model"], **config.get("model_options", {}))
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*optimizer.*")
-        model.load_weights(str(path))
-    return model
-
-
-def slim_weights(run_dir: str | os.PathLike, which: str = "best") -> Path:
-    """Rewrite a run's weights file without optimizer state (about a third of the size)."""
-    run_dir = Path(run_dir)
-    model = load_run_model(run_dir, which)
-    target = run_dir / ("best.weights.h5" if which == "best" else "last.weights.h5")
-    tmp = target.with_name("tmp-" + target.name)
-    model.save_weights(str(tmp))
-    os.replace(tmp, target)
-    return target
+#: Run-folder helpers that moved to :mod:`denoise_tf.runs` (the old private names still work).
+_trim_log = runs.trim_log
+_repair_backup = runs.repair_backup
+_backup_epoch = runs.backup_epoch
+hardware = runs.hardware
+load_run_model = runs.load_run_model
+slim_weights = runs.slim_weights

@@ -96,6 +96,31 @@ def test_errors():
         classical.denoise(noisy, "median", size=0)
 
 
+
+@pytest.mark.parametrize("sigma", [255.5, 1e9])
+@pytest.mark.parametrize("method", ["bm3d", "gaussian"])
+def test_sigma_beyond_the_0_255_scale_is_refused(method, sigma):
+    """A sigma of 1e9 made BM3D return a black image: levels live on the 0-255 scale."""
+    clean, noisy = noisy_pair(1, size=16)
+    with pytest.raises(ValueError, match=r"\[0, 255\]"):
+        classical.denoise(noisy, method, sigma=sigma)
+    with pytest.raises(ValueError, match=r"\[0, 255\]"):
+        classical.get(method, sigma=sigma)
+    assert classical.denoise(noisy, "gaussian", sigma=255).shape == noisy.shape  # the top of the scale is fine
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 1), (4, 40, 1), (8, 8, 1), (8, 8, 3), (40, 7, 3)])
+def test_bm3d_refuses_images_smaller_than_its_blocks(shape):
+    """The library gives a traceback below its 8x8 blocks and crashes the process at exactly 8x8."""
+    image = np.full(shape, 0.5, np.float32)
+    with pytest.raises(ValueError, match=r"bm3d needs images of at least 9x9 pixels.*got \d+x\d+"):
+        classical.denoise(image, "bm3d", sigma=25)
+    with pytest.raises(ValueError, match="at least 9x9"):
+        classical.denoise(image, "bm3d")  # refused before the noise level is estimated
+    assert classical.denoise(np.full((9, 12, 1), 0.5, np.float32), "bm3d", sigma=25).shape == (9, 12, 1)
+    with pytest.raises(ValueError, match="profile"):
+        classical.denoise(np.full((16, 16, 1), 0.5, np.float32), "bm3d", sigma=25, profile="fast")
+
 @pytest.mark.slow
 def test_bm3d_beats_noisy_and_median_on_camera():
     """~3 s: BM3D on a 128x128 camera crop at sigma 25."""

@@ -264,3 +264,207 @@ def test_resume_drops_log_rows_past_the_backup(tmp_path):
     _trim_log(log, 4)  # the backup holds 4 finished epochs: epochs 4 and 5 run again
     assert log.read_text() == "epoch,loss\n0,0.0\n1,0.1\n2,0.2\n3,0.3\n"
     _trim_log(tmp_path / "missing.csv", 2)  # nothing to trim
+
+
+# --------------------------------------------------------------------------- run folders that lose nothing
+
+
+def _log(run_dir) -> list[dict]:
+    import csv
+
+    with open(run_dir / "log.csv", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def _snapshot(folder) -> dict:
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+
+def _overwrite_weights(path, value=None, seed=0):
+    """Overwrite the stored values of every float array in an HDF5 weights file, in place (the file still opens)."""
+    import h5py
+
+    with h5py.File(path, "r") as handle:
+        spans = []
+        handle.visititems(
+            lambda name, item: spans.append((item.id.get_offset(), item.size))
+            if isinstance(item, h5py.Dataset) and item.dtype == np.float32 and item.id.get_offset() is not None
+            else None
+        )
+    rng = np.random.default_rng(seed)
+    with open(path, "r+b") as handle:
+        for offset, size in spans:
+            values = np.full(size, value, np.float32) if value is not None else rng.uniform(-3, 3, size).astype(np.float32)
+            handle.seek(offset)
+            handle.write(values.tobytes())
+
+
+def test_resume_of_a_finished_run_changes_nothing(image_folder, tmp_path):
+    config = tiny_config(image_folder, tmp_path, epochs=2)
+    train(config, verbose=0)
+    before = _snapshot(config.run_dir)
+    with pytest.warns(UserWarning, match="nothing to train"):
+        history, run_dir = train(config, resume=True, verbose=0)
+    assert history.history == {}
+    assert _snapshot(run_dir) == before
+    assert json.loads((run_dir / "summary.json").read_text())["epochs_done"] == 2
+
+
+def test_resume_refuses_cleanly_when_both_backups_are_unreadable(image_folder, tmp_path):
+    config = tiny_config(image_folder, tmp_path, epochs=2, steps_per_epoch=2)
+    train(config, verbose=0)
+    backup = config.run_dir / "backup"
+    for name in ("latest.weights.h5", "latest.weights.h5.bkp"):
+        (backup / name).write_bytes((backup / name).read_bytes()[:300])
+    before = _snapshot(config.run_dir)
+    with pytest.raises(ValueError, match=r"cannot resume .*refused.*the backup before it is refused too.*Nothing was changed"):
+        train(tiny_config(image_folder, tmp_path, epochs=3, steps_per_epoch=2), resume=True, verbose=0)
+    assert _snapshot(config.run_dir) == before  # metadata, log rows and weights as they were
+
+
+def test_garbage_inside_a_backup_is_refused_and_the_one_before_used(image_folder, tmp_path):
+    """Values overwritten inside a readable HDF5 backup fail its sha256; the backup before is used."""
+    config = tiny_config(image_folder, tmp_path, epochs=2, steps_per_epoch=2)
+    train(config, verbose=0)
+    logged = [float(row["loss"]) for row in _log(config.run_dir)]
+    backup = config.run_dir / "backup"
+    _overwrite_weights(backup / "latest.weights.h5")  # finite garbage: only the checksum tells
+    history, run_dir = train(tiny_config(image_folder, tmp_path, epochs=3, steps_per_epoch=2), resume=True, verbose=0)
+    assert len(history.history["loss"]) == 2  # epochs 2 and 3: from the backup of epoch 1
+    assert history.history["loss"][0] == pytest.approx(logged[1], rel=1e-6)  # epoch 2 exactly as the first time
+    assert [int(row["epoch"]) for row in _log(run_dir)] == [0, 1, 2]
+    assert (backup / "latest.weights.h5.refused").is_file()  # kept for inspection
+    assert json.loads((backup / "training_metadata.json").read_text())["epoch"] == 3
+
+
+def test_a_backup_without_checksum_is_still_read_but_refused_when_not_finite(image_folder, tmp_path):
+    """Backups written before checksums existed resume as before; NaN weights in them are refused."""
+    config = tiny_config(image_folder, tmp_path, epochs=2, steps_per_epoch=2)
+    train(config, verbose=0)
+    backup = config.run_dir / "backup"
+    for path in backup.glob("*.sha256"):
+        path.unlink()
+    history, _ = train(tiny_config(image_folder, tmp_path, epochs=3, steps_per_epoch=2), resume=True, verbose=0)
+    assert len(history.history["loss"]) == 1  # resumed from the latest backup (epoch 2)
+    for path in backup.glob("*.sha256"):
+        path.unlink()
+    _overwrite_weights(backup / "latest.weights.h5", value=np.nan)
+    history, _ = train(tiny_config(image_folder, tmp_path, epochs=4, steps_per_epoch=2), resume=True, verbose=0)
+    assert len(history.history["loss"]) == 2 and np.isfinite(history.history["loss"]).all()  # from epoch 2's backup
+
+
+def test_nan_loss_stops_and_never_saves_nan_weights(image_folder, tmp_path):
+    """The learning rate jumps to 1e30 at epoch 2: training stops there; every weights file keeps epoch 1."""
+    from denoise_tf.runs import check_backup, check_weights_file, BackupFiles
+
+    config = tiny_config(
+        image_folder, tmp_path, epochs=4, lr_schedule="step", lr_boundaries=[1], lr_values=[1e-3, 1e30], backup_every=1
+    )
+    with pytest.warns(RuntimeWarning, match=r"training stopped: the loss became (nan|inf) at batch \d of epoch 2"):
+        history, run_dir = train(config, verbose=0)
+    assert not np.isfinite(history.history["loss"][-1]) and len(history.history["loss"]) == 2
+    assert check_backup(BackupFiles.of(run_dir / "backup")) == (1, None)  # the backup of epoch 1, finite
+    for name in ("best.weights.h5", "last.weights.h5"):
+        assert check_weights_file(run_dir / name) is None
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["epochs_done"] == 1 and summary["status"].startswith("stopped")
+    assert all(np.isfinite(v) for v in summary["last_logs"].values())
+
+
+def test_savers_skip_non_finite_weights_even_with_a_finite_loss(tmp_path):
+    """A last update can make the weights NaN while the epoch's loss is still finite."""
+    import keras
+
+    from denoise_tf.callbacks import Backup, SaveBest, SaveLast, StopOnNaN
+
+    model = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(1, 3, padding="same")])
+    model.compile(keras.optimizers.Adam(1e-3), "mse")
+    model.optimizer.build(model.trainable_variables)
+    kernel = model.get_weights()[0]
+    kernel[0, 0, 0, 0] = np.nan
+    model.set_weights([kernel, model.get_weights()[1]])
+    savers = [SaveBest(tmp_path / "best.weights.h5", monitor="loss", mode="min"), SaveLast(tmp_path / "last.weights.h5")]
+    savers += [Backup(str(tmp_path / "backup"), double_checkpoint=True, delete_checkpoint=False)]
+    stop = StopOnNaN()
+    for callback in [stop, *savers]:
+        callback.set_model(model)
+        callback.on_epoch_end(0, {"loss": 0.01})
+    assert not any(tmp_path.rglob("*.h5"))
+    assert model.stop_training and "non-finite" in stop.reason
+
+
+def test_a_cut_summary_is_rebuilt_from_the_log_on_resume(image_folder, tmp_path):
+    config = tiny_config(image_folder, tmp_path, epochs=2)
+    train(config, verbose=0)
+    summary = config.run_dir / "summary.json"
+    text = summary.read_text()
+    summary.write_text(text[: len(text) // 2])
+    history, run_dir = train(tiny_config(image_folder, tmp_path, epochs=3), resume=True, verbose=0)
+    rebuilt = json.loads(summary.read_text())
+    assert rebuilt["epochs_done"] == 3 and rebuilt["status"] == "finished"
+    assert rebuilt["best_val_psnr"] == pytest.approx(max(float(row["val_psnr"]) for row in _log(run_dir)))
+    assert "rebuilt" in rebuilt
+    assert (run_dir / "summary.json.damaged").read_text() == text[: len(text) // 2]
+    assert not list(run_dir.glob(".tmp-*"))  # atomic writes leave no temporary file
+
+
+def test_a_cut_last_log_line_is_dropped_on_resume(image_folder, tmp_path):
+    config = tiny_config(image_folder, tmp_path, epochs=2)
+    train(config, verbose=0)
+    log = config.run_dir / "log.csv"
+    log.write_text(log.read_text()[:-8])  # the last row cut short: no newline, part of its values
+    train(tiny_config(image_folder, tmp_path, epochs=3), resume=True, verbose=0)
+    lines = log.read_text().splitlines()
+    width = len(lines[0].split(","))
+    assert all(len(line.split(",")) == width for line in lines)  # no row glued onto a partial one
+    assert [int(row["epoch"]) for row in _log(config.run_dir)] == [0, 2]
+
+
+def test_config_errors_are_found_before_a_run_folder_exists(image_folder, tmp_path):
+    for bad in ({"steps_per_epoch": -3}, {"steps_per_epoch": 0}, {"patch_stride": 0}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            tiny_config(image_folder, tmp_path, **bad)
+    assert tiny_config(image_folder, tmp_path, steps_per_epoch=None).steps_per_epoch is None
+    # errors that only building the model or reading the data finds leave no folder either
+    for bad in ({"train_data": str(tmp_path / "no-such-folder")}, {"model_options": {"depth": 3, "filtrs": 8}}):
+        with pytest.raises((ValueError, TypeError, FileNotFoundError)):
+            train(tiny_config(image_folder, tmp_path, name="failed", **bad), verbose=0)
+        assert not (tmp_path / "failed").exists()
+    # a folder that a failed start left without any trained epoch neither blocks a retry nor a resume
+    stub = tmp_path / "stub"
+    stub.mkdir()
+    (stub / "config.json").write_text(json.dumps({**tiny_config(image_folder, tmp_path).to_dict(), "steps_per_epoch": -3}))
+    (stub / "log.csv").write_text("")
+    history, _ = train(tiny_config(image_folder, tmp_path, name="stub", epochs=1), verbose=0)
+    assert len(history.history["loss"]) == 1
+
+
+def test_an_empty_config_file_is_refused(tmp_path):
+    for text in ("", "# only a comment\n"):
+        path = tmp_path / "empty.yaml"
+        path.write_text(text)
+        with pytest.raises(ValueError, match="is empty"):
+            TrainConfig.load(path)
+    (tmp_path / "empty.json").write_text("")
+    with pytest.raises(ValueError, match="is empty"):
+        TrainConfig.load(tmp_path / "empty.json")
+
+
+@pytest.mark.parametrize("name", ["../x", "a/b", "..", ".", "", "a\\b"])
+def test_run_names_stay_inside_the_output_dir(tmp_path, name):
+    path = tmp_path / "c.yaml"
+    path.write_text("model: dncnn\n")
+    with pytest.raises(ValueError, match="'name' must be a plain folder name"):
+        TrainConfig.load(path, overrides=[f"name={name}"] if name else ["name=''"])
+
+
+def test_a_resumed_run_gives_the_losses_of_an_uninterrupted_one(image_folder, tmp_path):
+    """4 epochs straight and 2 + 2 resumed: the same batches in the same order, so the same log."""
+    straight, _ = train(tiny_config(image_folder, tmp_path, name="straight", epochs=4), verbose=0)
+    train(tiny_config(image_folder, tmp_path, name="resumed", epochs=2), verbose=0)
+    train(tiny_config(image_folder, tmp_path, name="resumed", epochs=4), resume=True, verbose=0)
+    logs = [_log(tmp_path / name) for name in ("straight", "resumed")]
+    for key in ("loss", "val_psnr"):
+        a, b = ([float(row[key]) for row in log] for log in logs)
+        assert len(a) == len(b) == 4
+        assert b == pytest.approx(a, rel=1e-6, abs=0)
