@@ -2,6 +2,12 @@
 
 ``python -m denoise_tf demo`` uses the shipped DnCNN-B (blind gray) when its weights are in the
 package and BM3D otherwise, at sigma 25, and writes ``figures/demo.png`` with PSNR / SSIM.
+
+The images keep their own channels (the bundled astronaut and chelsea are colour, camera is
+gray), with independent noise drawn in each RGB channel. A gray model denoises a colour photo
+along a decorrelating colour path (DnCNN-B: the opponent colour space, see
+:mod:`denoise_tf.colour` and :func:`denoise_tf.evaluate.make_denoiser`); a colour model gets
+the gray images repeated to RGB.
 """
 
 from __future__ import annotations
@@ -12,8 +18,11 @@ from pathlib import Path
 import numpy as np
 
 
-def sample_images(color: bool, limit: int = 3):
-    """The bundled sample images (or scikit-image's camera/astronaut/coffee when absent)."""
+def sample_images(color: bool | None, limit: int = 3):
+    """The bundled sample images (or scikit-image's camera/astronaut/coffee when absent).
+
+    ``color``: True RGB, False gray, None each image's own channels.
+    """
     from . import datasets
 
     try:
@@ -32,11 +41,15 @@ def _as_float(image):
 
 
 def get_denoiser(name: str, sigma: float | None):
-    """A denoiser object with ``.denoise(image)`` and ``.name``: shipped weights or a classical method."""
-    from . import classical, inference, pretrained
+    """A denoiser object with ``.denoise(image)`` and ``.name``: shipped weights or a classical method.
+
+    Gray shipped models take colour images along their default colour path
+    (:func:`denoise_tf.evaluate.make_denoiser`).
+    """
+    from . import classical, evaluate, pretrained
 
     if name in pretrained.available():
-        return inference.NeuralDenoiser(pretrained.load(name), sigma=sigma, name=name)
+        return evaluate.make_denoiser(name, sigma=sigma)
     return classical.get(name, sigma=sigma)
 
 
@@ -50,14 +63,15 @@ def default_model() -> str:
 def run(model: str | None = None, sigma: float = 25.0, seed: int = 0, output="figures/demo.png", limit: int = 3) -> dict:
     """Noise ``limit`` sample images at ``sigma``, denoise with ``model``, save a figure.
 
-    Returns a dict with per-image PSNR/SSIM of the noisy and denoised images and the figure path.
+    Returns a dict with per-image PSNR/SSIM of the noisy and denoised images (and ``label``, the
+    denoiser's name with its colour path, as in evaluation rows) and the figure path.
     """
-    from . import metrics, noise, plots, pretrained
+    from . import evaluate, metrics, noise, plots, pretrained
 
     model = model or default_model()
-    color = False
-    if model in pretrained.available():
-        color = pretrained.entry(model).get("model_options", {}).get("channels", 1) == 3
+    color = None  # each image's own: a gray model takes colour photos through its colour path
+    if model in pretrained.available() and pretrained.entry(model).get("model_options", {}).get("channels", 1) == 3:
+        color = True
     images, names = sample_images(color, limit)
     denoiser = get_denoiser(model, sigma)
     rows, titles, results = [], [], []
@@ -74,13 +88,15 @@ def run(model: str | None = None, sigma: float = 25.0, seed: int = 0, output="fi
             "ssim": metrics.ssim(clean, restored),
             "seconds": seconds,
         }
+        label = evaluate.row_name(model, denoiser, noisy)  # "dncnn-b (opponent)" on a colour photo
+        scores["label"] = label
         results.append(scores)
         rows.append([clean, noisy, restored])
         titles.append(
             [
                 f"{name}: clean",
                 f"noisy sigma={sigma:g}: {scores['noisy_psnr']:.2f} dB / {scores['noisy_ssim']:.3f}",
-                f"{model}: {scores['psnr']:.2f} dB / {scores['ssim']:.3f}",
+                f"{label}: {scores['psnr']:.2f} dB / {scores['ssim']:.3f}",
             ]
         )
     path = Path(output)

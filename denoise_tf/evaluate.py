@@ -20,9 +20,20 @@ every other kind the RMS of that image's actual noise, ``255 * sqrt(mean((noisy 
 measured on the noisy input the denoiser sees (after ``clip_input``). It is what a perfect noise
 estimator would report, so classical baselines get their best case; rows record it as ``level``.
 
-Denoiser options that change results (``passes=2``, ``self_ensemble=True``) are named in the
-rows' ``model`` (``dilated-iso (2 passes)``, see :func:`display_name`), so each variant is its own
-row group and its own cache file in :mod:`denoise_tf.report`.
+Colour: every model of one table is scored on the same images. ``color=None`` (the default)
+reads the set as it is (a colour set such as ``cbsd68`` in RGB, a gray set in gray, a folder
+file by file), ``color=True`` in RGB (gray files repeated), ``color=False`` in gray (ITU-R 601
+luminance). A gray neural model on an RGB image denoises it along a decorrelating colour path
+(:mod:`denoise_tf.colour`, option ``color_mode``; by default ``"opponent"``, and
+``"opponent-rgb-luma"`` for fixed-sigma models, see :func:`make_denoiser`; ``"rgb"`` is the plain
+channel-by-channel path) and its rows are named after that path: ``dncnn-b (opponent)``,
+``dncnn-s25 (opponent, per-channel luma)``, ``dncnn-b (per channel)``. A colour model on a gray
+image gets it repeated to RGB and its output converted back to gray. Each row records
+``color``: True when it was scored on an RGB image.
+
+Denoiser options that change results (``passes=2``, ``self_ensemble=True``, ``color_mode``) are
+named in the rows' ``model`` (``dilated-iso (2 passes)``, see :func:`display_name`), so each
+variant is its own row group and its own cache file in :mod:`denoise_tf.report`.
 """
 
 from __future__ import annotations
@@ -98,14 +109,56 @@ def make_denoiser(name: str, sigma: float | None = None, **options):
     folder (its best weights), a ``.keras`` model file, or a classical method (``bm3d``, ``nlm``,
     ``median``...). ``sigma`` (0-255) goes to the methods that take a noise level. An unknown
     name raises ``ValueError`` (see :func:`model_kind`).
+
+    A neural denoiser of a gray model also takes RGB images, along the colour path of its
+    ``color_mode`` option (:func:`denoise_tf.inference.denoise`): when not given,
+    :func:`denoise_tf.colour.default_mode` of the model's training noise
+    (:func:`training_noise`): ``"opponent-rgb-luma"`` for fixed-sigma models (``dncnn-s25``),
+    ``"opponent"`` for the others; ``"rgb"`` is channel by channel. ``color_mode`` given for a
+    classical method raises ``ValueError`` (those denoise colour images themselves).
     """
     from . import classical, inference
 
     kind = model_kind(name)
     if kind == "classical":
+        _refuse_color_mode(name, options)
         return classical.get(name, sigma=sigma, **options)
     label = {"pretrained": str(name), "run": Path(name).name, "keras": Path(name).stem}[kind]
-    return inference.NeuralDenoiser(load_model(name), sigma=sigma, name=label, **options)
+    model = load_model(name)
+    if options.get("color_mode") is None and inference.model_channels(model) == 1:
+        from .colour import default_mode
+
+        options = {**options, "color_mode": default_mode(training_noise(name))}
+    return inference.NeuralDenoiser(model, sigma=sigma, name=label, **options)
+
+
+def training_noise(name: str) -> str | None:
+    """The noise spec a neural ``name`` was trained on (registry or run config), None if unknown.
+
+    Shipped weights: their registry ``noise``; a run folder: its ``config.json`` ``noise``; a
+    ``.keras`` file or a classical method: None.
+    """
+    import json
+
+    from . import pretrained
+
+    if name in pretrained.available():
+        return pretrained.entry(name).get("noise")
+    config = Path(name) / "config.json"
+    if Path(name).is_dir() and config.is_file():
+        try:
+            return json.loads(config.read_text()).get("noise")
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def _refuse_color_mode(name: str, options: dict) -> None:
+    if options.get("color_mode") is not None:
+        raise ValueError(
+            f"color_mode applies to gray neural models on colour images; {name!r} is a classical method "
+            "(it denoises colour images itself): leave color_mode out for it"
+        )
 
 
 def model_is_color(name: str) -> bool | None:
@@ -124,12 +177,18 @@ EXECUTION_OPTIONS = ("tile", "overlap", "batch_size", "progress", "runner")
 def display_name(model: str, **options) -> str:
     """The row name of ``model`` run with ``options``: ``dilated-iso (2 passes)``, ``x (self-ensemble)``.
 
-    ``passes=1``, ``self_ensemble=False`` and the execution options (:data:`EXECUTION_OPTIONS`)
-    leave the name unchanged; any other option is written ``key=value``.
+    ``passes=1``, ``self_ensemble=False``, ``color_mode=None`` and the execution options
+    (:data:`EXECUTION_OPTIONS`) leave the name unchanged; ``color_mode`` (the colour path of a
+    gray model on RGB images) comes first, by its label in :data:`denoise_tf.colour.LABELS`
+    (``dncnn-b (opponent)``, ``dncnn-b (per channel)``); any other option is written ``key=value``.
     """
+    from .colour import LABELS
+
     parts = []
+    if options.get("color_mode") is not None:
+        parts.append(LABELS.get(options["color_mode"], f"color_mode={options['color_mode']}"))
     for key, value in options.items():
-        if key in EXECUTION_OPTIONS or (key == "passes" and value == 1) or (key == "self_ensemble" and not value):
+        if key in EXECUTION_OPTIONS or key == "color_mode" or (key == "passes" and value == 1) or (key == "self_ensemble" and not value):
             continue
         if key == "passes":
             parts.append(f"{value} passes")
@@ -138,6 +197,25 @@ def display_name(model: str, **options) -> str:
         else:
             parts.append(f"{key}={value}")
     return f"{model} ({', '.join(parts)})" if parts else str(model)
+
+
+def row_name(model: str, denoiser, image: np.ndarray, **options) -> str:
+    """The ``model`` field of one row: :func:`display_name`, with the colour path where one was taken.
+
+    ``denoiser`` is what :func:`make_denoiser` returned; ``image`` ``(H, W, C)`` the noisy input.
+    A gray neural model on an RGB image names the colour path its denoiser takes (its
+    ``color_mode``, as :func:`make_denoiser` set it); every other pairing leaves ``color_mode``
+    out of the name.
+    """
+    options = {k: v for k, v in options.items() if k != "color_mode"}
+    network = getattr(denoiser, "model", None)
+    if network is not None:
+        from . import inference
+
+        path = inference.colour_path(network, image.shape[-1], getattr(denoiser, "options", {}).get("color_mode"))
+        if path is not None:
+            return display_name(model, color_mode=path, **options)
+    return display_name(model, **options)
 
 
 def check_noise_specs(specs: Sequence[str]) -> list[str]:
@@ -211,34 +289,40 @@ def evaluate(
     ----------
     sigmas : sequence of float or None
         Gaussian noise levels (0-255); default ``(15, 25, 50)`` when ``noise`` is None too.
+    color : bool or None
+        How the set is read, the same for every model (module docstring): None as it is (a
+        colour set in RGB, gray models through their colour path), True RGB, False gray.
     noise : sequence of str or None
         Noise specs used instead of ``sigmas`` (module docstring: oracle level, ``level`` column).
     **options
-        Denoiser options (``passes=2``, ``tile=...``); results-changing ones rename the rows'
-        model (:func:`display_name`).
+        Denoiser options (``passes=2``, ``tile=...``, ``color_mode="rgb"`` for gray neural
+        models); results-changing ones rename the rows' model (:func:`display_name`, :func:`row_name`).
 
     Returns
     -------
     list of dict
-        Sigma path: ``model, dataset, sigma, image, noisy_psnr, psnr, ssim, mse, seconds``.
-        Noise path: ``model, dataset, noise, level, image, noisy_psnr, psnr, ssim, mse, seconds``.
+        Sigma path: ``model, dataset, sigma, image, color, noisy_psnr, psnr, ssim, mse, seconds``.
+        Noise path: ``model, dataset, noise, level, image, color, noisy_psnr, psnr, ssim, mse, seconds``.
+        ``color`` is True for a row scored on an RGB image, False for a gray one.
 
     Raises
     ------
     ValueError
-        Unknown model, both ``sigmas`` and ``noise`` given, or a bad noise spec.
+        Unknown model, both ``sigmas`` and ``noise`` given, a bad noise spec, or ``color_mode``
+        for a classical method or not a known transform.
     """
     from tqdm.auto import tqdm
 
-    from . import datasets, metrics
+    from . import datasets, inference, metrics
 
     if sigmas is not None and noise is not None:
         raise ValueError("pass either sigmas (Gaussian noise) or noise (specs), not both")
-    model_kind(model)  # an unknown model name fails here, before the set is read
+    if model_kind(model) == "classical":  # an unknown model name fails here, before the set is read
+        _refuse_color_mode(model, options)
+    if options.get("color_mode") is not None:
+        inference.resolve_color_mode(options["color_mode"])
     specs = check_noise_specs(noise) if noise is not None else None
-    if color is None:
-        color = model_is_color(model)
-    name = display_name(model, **options)
+    name = display_name(model, **{k: v for k, v in options.items() if k != "color_mode"})
     images, names = datasets.load(dataset, color=color, limit=limit, data_root=data_root)
     pairs = list(zip(images, names))
     rows = []
@@ -246,6 +330,7 @@ def evaluate(
     def scores(image_name, clean, noisy, restored, seconds) -> dict:
         return {
             "image": image_name,
+            "color": bool(clean.shape[-1] == 3),
             "noisy_psnr": metrics.psnr(clean, np.clip(noisy, 0.0, 1.0)),
             "psnr": metrics.psnr(clean, restored),
             "ssim": metrics.ssim(clean, restored),
@@ -262,7 +347,8 @@ def evaluate(
                 start = time.perf_counter()
                 restored = np.clip(denoiser.denoise(noisy), 0.0, 1.0)
                 row = scores(image_name, clean, noisy, restored, time.perf_counter() - start)
-                rows.append({"model": name, "dataset": dataset, "sigma": float(sigma), **row})
+                label = row_name(model, denoiser, noisy, **options)
+                rows.append({"model": label, "dataset": dataset, "sigma": float(sigma), **row})
         return rows
     denoiser = None
     for spec in specs:
@@ -275,7 +361,8 @@ def evaluate(
             start = time.perf_counter()
             restored = np.clip(denoiser.denoise(noisy), 0.0, 1.0)
             row = scores(image_name, clean, noisy, restored, time.perf_counter() - start)
-            rows.append({"model": name, "dataset": dataset, "noise": spec, "level": level, **row})
+            label = row_name(model, denoiser, noisy, **options)
+            rows.append({"model": label, "dataset": dataset, "noise": spec, "level": level, **row})
     return rows
 
 
@@ -284,22 +371,34 @@ def condition(row: dict):
     return row["noise"] if "noise" in row else row["sigma"]
 
 
-def summarize(rows: Iterable[dict]) -> list[dict]:
-    """Mean PSNR / SSIM / MSE / seconds per (model, dataset, sigma or noise spec), in first-seen order.
+def _row_color(row: dict) -> bool | None:
+    """A row's ``color`` as a bool (CSV caches hold 1/0), None for rows without one."""
+    value = row.get("color")
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "1.0", "true")
+    return bool(value)
 
-    Noise-spec groups carry ``noise`` (and the mean oracle ``level``) instead of ``sigma``.
+
+def summarize(rows: Iterable[dict]) -> list[dict]:
+    """Mean PSNR / SSIM / MSE / seconds per (model, dataset, sigma or noise spec, color), in first-seen order.
+
+    Noise-spec groups carry ``noise`` (and the mean oracle ``level``) instead of ``sigma``; groups
+    of rows with a ``color`` field carry it (gray and colour rows are never averaged together).
     """
     groups: dict = {}
     for row in rows:
-        groups.setdefault((row["model"], row["dataset"], "noise" in row, condition(row)), []).append(row)
+        groups.setdefault((row["model"], row["dataset"], "noise" in row, condition(row), _row_color(row)), []).append(row)
     summary = []
-    for (model, dataset, is_spec, cond), items in groups.items():
+    for (model, dataset, is_spec, cond, color), items in groups.items():
         keys = ("noisy_psnr", "psnr", "ssim", "mse", "seconds") + (("level",) if is_spec else ())
         summary.append(
             {
                 "model": model,
                 "dataset": dataset,
                 ("noise" if is_spec else "sigma"): cond,
+                **({} if color is None else {"color": color}),
                 "images": len(items),
                 **{key: float(np.mean([float(r[key]) for r in items])) for key in keys},
             }
@@ -308,30 +407,42 @@ def summarize(rows: Iterable[dict]) -> list[dict]:
 
 
 def write_csv(rows: Sequence[dict], path: str | os.PathLike) -> Path:
-    """Write rows (dicts with the same keys) as CSV; parent folders are created."""
+    """Write rows (dicts with the same keys) as CSV; parent folders are created.
+
+    Booleans (``color``) are written 1 / 0, so every column but the text ones reads back as a number.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: int(v) if isinstance(v, (bool, np.bool_)) else v for k, v in row.items()} for row in rows)
     return path
 
 
 def markdown_table(summary: Sequence[dict]) -> str:
-    """A Markdown table: one row per model, PSNR / SSIM per sigma (or per noise spec)."""
+    """A Markdown table: one row per model (and image kind), PSNR / SSIM per sigma (or per noise spec).
+
+    Where the summary rows carry ``color`` the table says which images they were scored on: in
+    the header (``model (colour images)``) when all that carry it agree, else in an ``images``
+    column (``colour`` / ``gray``, ``–`` for rows without it), one table row per (model, image kind).
+    """
     conditions = list(dict.fromkeys(condition(row) for row in summary))
     columns = sorted(c for c in conditions if not isinstance(c, str)) + [c for c in conditions if isinstance(c, str)]
 
     def label(cond) -> str:
         return f"`{cond}` PSNR / SSIM" if isinstance(cond, str) else f"σ={cond:g} PSNR / SSIM"
 
-    header = "| model | " + " | ".join(label(c) for c in columns) + " |"
-    lines = [header, "|---|" + "---|" * len(columns)]
-    for model in dict.fromkeys(row["model"] for row in summary):
+    kinds = {_row_color(row) for row in summary} - {None}  # rows without ``color`` (older caches) do not count
+    mixed = len(kinds) > 1
+    kind_name = {True: "colour", False: "gray", None: "–"}
+    first = f"model ({kind_name[next(iter(kinds))]} images)" if len(kinds) == 1 else "model"
+    header = f"| {first} | " + ("images | " if mixed else "") + " | ".join(label(c) for c in columns) + " |"
+    lines = [header, "|---|" + ("---|" if mixed else "") + "---|" * len(columns)]
+    for model, color in dict.fromkeys((row["model"], _row_color(row)) for row in summary):
         cells = []
         for cond in columns:
-            match = [r for r in summary if r["model"] == model and condition(r) == cond]
+            match = [r for r in summary if r["model"] == model and _row_color(r) == color and condition(r) == cond]
             cells.append(f"{match[0]['psnr']:.2f} / {match[0]['ssim']:.4f}" if match else "–")
-        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+        lines.append(f"| {model} | " + (f"{kind_name[color]} | " if mixed else "") + " | ".join(cells) + " |")
     return "\n".join(lines)

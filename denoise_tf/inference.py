@@ -20,7 +20,8 @@ float32 of the same shape clipped to [0, 1].
   and the tiled output equals the untiled one; with less overlap the error is small (trained
   DnCNN-S, radius 17, tile 96, overlap 32: 87 dB PSNR between tiled and untiled output).
   Memory is bounded by the output image plus ``batch_size`` tiles (a 4000x3000 photo runs in
-  tiles of 512).
+  tiles of 512); a colour photo through a gray model also holds its gray channels (3 or 5
+  image-sized planes, see below).
   Tile positions are multiples of the model's down-sampling factor (2 for FFDNet), so every
   tile sees the pixel grid the whole image would.
 * **Noise level.** Models with two inputs (FFDNet: ``[noisy, level]``) get
@@ -28,6 +29,21 @@ float32 of the same shape clipped to [0, 1].
 * **Multi-pass.** ``passes=n`` applies the model ``n`` times (output clipped between passes).
 * **Self-ensemble.** ``self_ensemble=True`` averages the 8 flip/rotate versions (x8 geometric
   ensemble, :func:`denoise_tf.pipeline.augment` / ``deaugment``).
+* **Colour images, gray models.** A gray model (1 input channel) given an RGB image denoises it
+  along a colour path (:mod:`denoise_tf.colour`, ``color_mode``; default
+  :data:`denoise_tf.colour.DEFAULT` = ``"opponent"``): the image goes to one luminance and two
+  chroma channels in which independent RGB noise of std ``sigma`` stays independent (std
+  ``sigma / sqrt3`` in the luminance, ``sigma`` in the chroma), each channel is denoised as a
+  gray image, and the result goes back to RGB. Level-taking models get each channel's own level
+  (``sigma`` times :func:`denoise_tf.colour.noise_factors`). ``"opponent-rgb-luma"`` (best for
+  fixed-sigma models; :func:`denoise_tf.evaluate.make_denoiser` picks it for them) takes the
+  luminance from R, G and B denoised one by one; ``"rgb"`` is the plain per-channel path, kept
+  for comparison. Passes and clipping apply to the RGB result; the self-ensemble runs on the
+  gray channels.
+* **Gray images, colour models.** A colour model given a gray image gets it repeated to RGB;
+  the result is converted back to gray (ITU-R 601 weights, which sum to 1).
+* **Input check.** Non-finite values (NaN, +-inf) are refused with a ``ValueError`` that counts
+  the pixels holding them; so are 0-255 images (see :func:`denoise_tf.metrics.check_range`).
 
 :class:`NeuralDenoiser` wraps a model and these options behind ``.denoise(image)`` and ``.name``,
 the interface of :func:`denoise_tf.classical.get`.
@@ -295,24 +311,117 @@ class _Run:
 # Public API
 
 
+#: (model channels, image channels) pairs :func:`denoise` adapts (see the module docstring).
+ADAPTED_CHANNELS = ((1, 3), (3, 1))
+
+
+def check_finite(image, name: str = "image") -> None:
+    """Raise ``ValueError`` when ``image`` holds NaN or +-inf, counting the pixels that do.
+
+    A pixel is one spatial position (all its channels); ``image`` is ``(H, W, C)`` or ``(N, H, W, C)``.
+    """
+    finite = np.isfinite(image)
+    if finite.all():
+        return
+    bad = ~finite.all(axis=-1) if image.ndim >= 3 else ~finite
+    count, total = int(bad.sum()), int(bad.size)
+    kinds = [label for label, test in (("NaN", np.isnan), ("+inf", np.isposinf), ("-inf", np.isneginf)) if test(image).any()]
+    raise ValueError(
+        f"{name} has {count} non-finite pixel{'s' if count != 1 else ''} of {total} ({', '.join(kinds)}): "
+        "expected finite float32 values in [0, 1]"
+    )
+
+
 def _check_image(image, channels: int | None) -> np.ndarray:
     from .metrics import check_float
 
     image = check_float(image)
     if image.ndim not in (3, 4):
         raise ValueError(f"image must be (H, W, C) or (N, H, W, C), got shape {image.shape}")
-    if channels is not None and image.shape[-1] != channels:
+    have = image.shape[-1]
+    if channels is not None and have != channels and (channels, have) not in ADAPTED_CHANNELS:
         kind = {1: " (gray)", 3: " (colour)"}.get(channels, "")
         raise ValueError(
-            f"model expects {channels} channel{'s' if channels != 1 else ''}{kind}, got {image.shape[-1]} "
-            f"(image shape {image.shape}, channels last)"
+            f"model expects {channels} channel{'s' if channels != 1 else ''}{kind}, got {have} "
+            f"(image shape {image.shape}, channels last; gray models also take RGB, colour models also take gray)"
         )
     if min(image.shape[-3:-1]) < 1:
         raise ValueError(f"image is empty: shape {image.shape}")
+    check_finite(image)
     from .metrics import check_range
 
     check_range(image, "image")
     return image.astype(np.float32, copy=False)
+
+
+def resolve_color_mode(color_mode: str | None) -> str:
+    """The colour path a gray model takes on RGB images: ``color_mode``, or the default when None.
+
+    Raises
+    ------
+    ValueError
+        ``color_mode`` is not one of :data:`denoise_tf.colour.MODES`.
+    """
+    from . import colour
+
+    if color_mode is None:
+        return colour.DEFAULT
+    if color_mode not in colour.MODES:
+        raise ValueError(f"color_mode must be one of {colour.available()} (or None: {colour.DEFAULT!r}), got {color_mode!r}")
+    return color_mode
+
+
+def colour_path(model, image_channels: int, color_mode: str | None = None) -> str | None:
+    """How ``model`` meets images with ``image_channels`` channels: the colour path, or None.
+
+    A gray model on RGB images returns the colour path it takes (``color_mode`` resolved:
+    ``"opponent"``, ``"opponent-rgb-luma"``, ``"rgb"``); every other pairing (the model's own
+    channels, a colour model on gray images) returns None.
+    """
+    if model_channels(model) == 1 and image_channels == 3:
+        return resolve_color_mode(color_mode)
+    return None
+
+
+class _Channels:
+    """How a batch meets the model's channels: ``encode`` to the model's input, ``decode`` back.
+
+    ``mode`` None: the image has the model's channels (identity). A colour path of
+    :data:`denoise_tf.colour.MODES`: a gray model on RGB, each image becomes several gray images
+    with their own levels (:func:`denoise_tf.colour.split` / ``merge``). ``"repeat"``: a colour
+    model on gray images (repeated to RGB, back to gray by ITU-R 601).
+    """
+
+    def __init__(self, mode: str | None):
+        self.mode = mode
+
+    def inputs(self, n: int) -> int:
+        """Model inputs per pass for ``n`` images."""
+        if self.mode is None or self.mode == "repeat":
+            return n
+        from . import colour
+
+        return n * len(colour.noise_factors(self.mode))
+
+    def encode(self, batch: np.ndarray, levels: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+        if self.mode is None:
+            return batch, levels
+        if self.mode == "repeat":
+            return np.repeat(batch, 3, axis=-1), levels
+        from . import colour
+
+        return colour.split(batch, self.mode, levels)
+
+    def decode(self, out: np.ndarray) -> np.ndarray:
+        if self.mode is None:
+            return out
+        if self.mode == "repeat":
+            from .datasets import convert_channels
+
+            return np.stack([convert_channels(image, False) for image in out])
+        from . import colour
+
+        return colour.merge(out, self.mode)
 
 
 def _levels(sigma, n: int, model) -> np.ndarray:
@@ -341,6 +450,7 @@ def denoise(
     batch_size: int = 8,
     progress: bool = False,
     runner: str = "compiled",
+    color_mode: str | None = None,
 ) -> np.ndarray:
     """Denoise an image or a batch with a Keras model.
 
@@ -350,10 +460,12 @@ def denoise(
         Takes ``(N, H, W, C)`` float32 (or ``[noisy, level (N, 1)]`` for FFDNet-style models)
         and returns ``(N, H, W, C)``.
     image : ndarray
-        ``(H, W, C)`` or ``(N, H, W, C)`` float32 in [0, 1], ``C`` the model's channel count.
+        ``(H, W, C)`` or ``(N, H, W, C)`` float32 in [0, 1], finite; ``C`` the model's channel
+        count, or 3 (RGB) for a gray model, or 1 for a colour model (module docstring).
     sigma : float, sequence of float or None
-        Noise level on the 0-255 scale, one number or one per image; required for models with
-        a level input (passed as ``sigma / 255``), ignored by the others.
+        Noise level on the 0-255 scale (of each RGB channel for colour images), one number or
+        one per image; required for models with a level input (passed as ``sigma / 255``, times
+        the channel's noise factor in the colour path), ignored by the others.
     tile : int, (int, int) or None
         Tile height and width; None runs whole images. Images no larger than a tile run whole.
     overlap : int
@@ -368,6 +480,10 @@ def denoise(
         Show a tqdm progress bar over model inputs (images or tiles).
     runner : {"compiled", "predict_on_batch"}
         The cached compiled function (default) or ``model.predict_on_batch``.
+    color_mode : str or None
+        Colour path of a gray model on RGB images (:data:`denoise_tf.colour.MODES`:
+        ``"opponent"``, ``"opponent-rgb-luma"``, ``"rgb"`` channel by channel); None:
+        :data:`denoise_tf.colour.DEFAULT`. Unused when the image has the model's channels.
 
     Returns
     -------
@@ -377,8 +493,9 @@ def denoise(
     Raises
     ------
     ValueError
-        Wrong rank, channel count not the model's, missing ``sigma`` for a level-input model,
-        bad ``tile`` / ``overlap`` / ``passes`` / ``batch_size``.
+        Wrong rank, channel count the model cannot take, non-finite values, missing ``sigma``
+        for a level-input model, bad ``tile`` / ``overlap`` / ``passes`` / ``batch_size`` /
+        ``color_mode``.
     """
     channels = model_channels(model)
     image = _check_image(image, channels)
@@ -390,20 +507,24 @@ def denoise(
         tile = _as_pair(tile, "tile")
         if not (isinstance(overlap, (int, np.integer)) and 0 <= overlap <= min(tile) // 2):
             raise ValueError(f"overlap must be an int in [0, {min(tile) // 2}] (half the tile), got {overlap!r}")
+    mode = resolve_color_mode(color_mode)
     function = _runner(model, runner)
     single = image.ndim == 3
     batch = image[None] if single else image
     levels = _levels(sigma, len(batch), model) if takes_level(model) else None
     align, radius = _geometry(model)
+    have = batch.shape[-1]
+    adapter = _Channels(mode if (channels, have) == (1, 3) else "repeat" if (channels, have) == (3, 1) else None)
 
     from tqdm.auto import tqdm
 
     modes = AUGMENT_MODES if self_ensemble else (0,)
     n, h, w, _ = batch.shape
+    inputs = adapter.inputs(n)  # model inputs per pass
     per_pass = 0
-    for mode in modes:
-        hh, ww = (w, h) if mode % 2 else (h, w)
-        per_pass += n * (1 if tile is None else tile_count(hh, ww, tile, overlap, align))
+    for augment_mode in modes:
+        hh, ww = (w, h) if augment_mode % 2 else (h, w)
+        per_pass += inputs * (1 if tile is None else tile_count(hh, ww, tile, overlap, align))
     unit = "tile" if tile else "image"
     with tqdm(total=per_pass * passes, desc=f"denoise {model.name}", unit=unit, disable=not progress) as bar:
         import keras
@@ -412,19 +533,20 @@ def denoise(
         run = _Run(function, tile, overlap, align, radius, batch_size, bar, pad_batches)
         out = batch
         for _ in range(passes):
+            encoded, encoded_levels = adapter.encode(out, levels)
             if self_ensemble:
-                acc = np.zeros_like(out)
-                for mode in modes:
-                    acc += deaugment(run.batch(np.ascontiguousarray(augment(out, mode)), levels), mode)
-                out = acc / len(modes)
+                acc = np.zeros_like(encoded)
+                for augment_mode in modes:
+                    acc += deaugment(run.batch(np.ascontiguousarray(augment(encoded, augment_mode)), encoded_levels), augment_mode)
+                result = acc / len(modes)
             else:
-                out = run.batch(out, levels)
-            out = np.clip(out, 0.0, 1.0)
+                result = run.batch(encoded, encoded_levels)
+            out = np.clip(adapter.decode(result), 0.0, 1.0)
     out = out.astype(np.float32, copy=False)
     return out[0] if single else out
 
 
-_DENOISE_OPTIONS = ("tile", "overlap", "passes", "self_ensemble", "batch_size", "progress", "runner")
+_DENOISE_OPTIONS = ("tile", "overlap", "passes", "self_ensemble", "batch_size", "progress", "runner", "color_mode")
 
 
 class NeuralDenoiser:
@@ -439,7 +561,7 @@ class NeuralDenoiser:
         Display name; default ``model.name``.
     **options
         :func:`denoise` options: ``tile``, ``overlap``, ``passes``, ``self_ensemble``,
-        ``batch_size``, ``progress``, ``runner``.
+        ``batch_size``, ``progress``, ``runner``, ``color_mode`` (a gray model on RGB images).
     """
 
     def __init__(self, model, sigma=None, name: str | None = None, **options):
@@ -449,13 +571,18 @@ class NeuralDenoiser:
             raise ValueError(f"NeuralDenoiser got unknown option(s) {unknown}: expected some of {expected}")
         if takes_level(model) and sigma is None:
             raise ValueError(f"model {model.name!r} takes a noise level input: pass sigma (0-255 scale)")
+        if options.get("color_mode") is not None:
+            resolve_color_mode(options["color_mode"])  # an unknown transform fails now, not at the first image
         self.model = model
         self.sigma = sigma
         self.options = dict(options)
         self.name = name or model.name
 
     def denoise(self, image) -> np.ndarray:
-        """Denoise ``(H, W, C)`` or ``(N, H, W, C)`` float32 in [0, 1]; float32, same shape, in [0, 1]."""
+        """Denoise ``(H, W, C)`` or ``(N, H, W, C)`` float32 in [0, 1]; float32, same shape, in [0, 1].
+
+        A gray model takes RGB images too (in the ``color_mode`` colour space, :func:`denoise`).
+        """
         return denoise(self.model, image, sigma=self.sigma, **self.options)
 
     __call__ = denoise
@@ -471,4 +598,7 @@ def tile_count(height: int, width: int, tile, overlap: int = 32, align: int = 1)
     return len(_positions(height, th, overlap, align)) * len(_positions(width, tw, overlap, align))
 
 
-__all__ = ["denoise", "NeuralDenoiser", "compiled_call", "model_channels", "takes_level", "tile_count", "RUNNERS"]
+__all__ = [
+    "denoise", "NeuralDenoiser", "compiled_call", "model_channels", "takes_level", "tile_count", "RUNNERS",
+    "check_finite", "colour_path", "resolve_color_mode",
+]

@@ -14,7 +14,8 @@ SPECS = ["salt_and_pepper:amount=0.05", "iso:iso=3200"]
 def test_noise_spec_rows_follow_the_protocol():
     rows = evaluate.evaluate("gaussian", "samples", noise=SPECS, limit=2, color=True)
     assert [(r["noise"], r["image"]) for r in rows] == [(s, n) for s in SPECS for n in ("astronaut.png", "camera.png")]
-    assert list(rows[0]) == ["model", "dataset", "noise", "level", "image", "noisy_psnr", "psnr", "ssim", "mse", "seconds"]
+    assert list(rows[0]) == ["model", "dataset", "noise", "level", "image", "color", "noisy_psnr", "psnr", "ssim", "mse", "seconds"]
+    assert all(row["color"] is True for row in rows)  # color=True: camera.png repeated to RGB
     images, _ = datasets.load("samples", color=True, limit=2)
     for row in rows:
         k = ("astronaut.png", "camera.png").index(row["image"])
@@ -31,6 +32,7 @@ def test_noise_spec_rows_follow_the_protocol():
     assert [s["noise"] for s in summary] == SPECS and "sigma" not in summary[0] and summary[0]["images"] == 2
     table = evaluate.markdown_table(summary)
     assert "`iso:iso=3200` PSNR / SSIM" in table and "| gaussian |" in table
+    assert table.startswith("| model (colour images) |") and all(s["color"] is True for s in summary)
 
 
 def test_gaussian_spec_gets_the_drawn_sigma_and_clip_input_quantizes():
@@ -56,6 +58,11 @@ def test_display_name_marks_result_changing_options():
     assert evaluate.display_name("dilated-iso", passes=2) == "dilated-iso (2 passes)"
     assert evaluate.display_name("dilated-iso", passes=1, tile=256, progress=False) == "dilated-iso"
     assert evaluate.display_name("x", passes=3, self_ensemble=True) == "x (3 passes, self-ensemble)"
+    # the colour path of a gray model on colour images comes first
+    assert evaluate.display_name("dncnn-b", color_mode="opponent") == "dncnn-b (opponent)"
+    assert evaluate.display_name("dncnn-b", passes=2, color_mode="rgb") == "dncnn-b (per channel, 2 passes)"
+    assert evaluate.display_name("dncnn-s25", color_mode="opponent-rgb-luma") == "dncnn-s25 (opponent, per-channel luma)"
+    assert evaluate.display_name("dncnn-b", color_mode=None) == "dncnn-b"
 
 
 def test_passes_reach_the_model_and_name_its_rows(tmp_path):

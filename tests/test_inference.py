@@ -1,4 +1,5 @@
-"""Neural inference: compiled call, batching, tiling + blending, multi-pass, self-ensemble, FFDNet level."""
+"""Neural inference: compiled call, batching, tiling + blending, multi-pass, self-ensemble, FFDNet level,
+colour images through gray models, non-finite input."""
 
 from __future__ import annotations
 
@@ -174,10 +175,12 @@ def test_progress_bar(capsys):
 
 def test_bad_inputs():
     m = model()
-    with pytest.raises(ValueError, match=r"model expects 1 channel \(gray\), got 3"):
-        inference.denoise(m, image((16, 16, 3)))
-    with pytest.raises(ValueError, match=r"model expects 3 channels \(colour\), got 1"):
-        inference.denoise(model(channels=3), image((16, 16, 1)))
+    with pytest.raises(ValueError, match=r"model expects 1 channel \(gray\), got 2"):
+        inference.denoise(m, image((16, 16, 2)))
+    with pytest.raises(ValueError, match=r"model expects 3 channels \(colour\), got 4"):
+        inference.denoise(model(channels=3), image((16, 16, 4)))
+    with pytest.raises(ValueError, match=r"color_mode must be one of \['opponent'.*got 'lab'"):
+        inference.denoise(m, image((16, 16, 3)), color_mode="lab")
     with pytest.raises(ValueError, match="shape"):
         inference.denoise(m, image((16, 16)))
     with pytest.raises(TypeError, match="float32"):
@@ -192,6 +195,117 @@ def test_bad_inputs():
         inference.denoise(m, image((16, 16, 1)), batch_size=0)
 
 
+# --------------------------------------------------------------------------------------------
+# Non-finite input
+
+
+@pytest.mark.parametrize("value", [np.nan, -np.inf, np.inf], ids=["nan", "-inf", "+inf"])
+def test_non_finite_input_is_refused_with_a_count(value):
+    m = model()
+    x = image((16, 16, 1), seed=20)
+    x[3, 4, 0] = value
+    with pytest.raises(ValueError, match=r"image has 1 non-finite pixel of 256 \((NaN|\+inf|-inf)\): expected finite float32 values in \[0, 1\]"):
+        inference.denoise(m, x)
+    batch = image((2, 8, 8, 3), seed=21)
+    batch[0, 1, 1, :] = value  # one pixel, all three channels
+    batch[1, 5, 2, 1] = value
+    with pytest.raises(ValueError, match=r"image has 2 non-finite pixels of 128"):
+        inference.denoise(m, batch)
+    with pytest.raises(ValueError, match="non-finite"):
+        inference.NeuralDenoiser(model("ffdnet"), sigma=25).denoise(x)
+
+
+# --------------------------------------------------------------------------------------------
+# Colour images through gray models
+
+
+def manual_colour(m, x, mode, sigma=None):
+    """Reference: the eager model on each gray channel (at its own level), back to RGB, clipped.
+
+    ``opponent`` / ``rgb``: the transform's three channels; ``opponent-rgb-luma``: the luminance
+    of R, G, B denoised one by one with the two denoised opponent chroma channels.
+    """
+    from denoise_tf import colour
+
+    def run(gray, level):
+        inputs = gray[None] if level is None else [gray[None], np.full((1, 1), level / 255.0, np.float32)]
+        return np.asarray(m(inputs, training=False))[0, ..., 0]
+
+    if mode == "opponent-rgb-luma":
+        rgb_out = np.stack([run(x[..., c : c + 1], sigma) for c in range(3)], axis=-1)
+        chroma = colour.forward(x, "opponent")
+        outs = [rgb_out.mean(axis=-1)] + [run(chroma[..., c : c + 1], sigma) for c in (1, 2)]
+        return np.clip(colour.inverse(np.stack(outs, axis=-1), "opponent"), 0, 1)
+    channels = colour.forward(x, mode)
+    factors = colour.noise_factors(mode)
+    outs = [run(channels[..., c : c + 1], None if sigma is None else sigma * factors[c]) for c in range(3)]
+    return np.clip(colour.inverse(np.stack(outs, axis=-1), mode), 0, 1)
+
+
+@pytest.mark.parametrize("mode", ["opponent", "rgb", "opponent-rgb-luma"])
+def test_gray_model_denoises_colour_in_the_chosen_space(mode):
+    m = model()
+    x = image((3, 20, 26, 3), seed=22)
+    out = inference.denoise(m, x, color_mode=mode, batch_size=4)
+    assert out.shape == x.shape and out.dtype == np.float32 and out.min() >= 0 and out.max() <= 1
+    for k in range(3):
+        np.testing.assert_allclose(out[k], manual_colour(m, x[k], mode), atol=2e-5)
+    np.testing.assert_allclose(inference.denoise(m, x[1], color_mode=mode), out[1], atol=1e-6)
+
+
+def test_colour_default_is_opponent_and_rgb_is_the_plain_per_channel_path():
+    from denoise_tf import colour
+
+    m = model()
+    x = image((20, 26, 3), seed=23)
+    assert colour.DEFAULT == "opponent" and inference.resolve_color_mode(None) == "opponent"
+    np.testing.assert_array_equal(inference.denoise(m, x), inference.denoise(m, x, color_mode="opponent"))
+    per_channel = inference.denoise(m, np.ascontiguousarray(np.moveaxis(x, -1, 0)[..., None]))  # R, G, B as 3 gray images
+    np.testing.assert_allclose(inference.denoise(m, x, color_mode="rgb"), np.moveaxis(per_channel[..., 0], 0, -1), atol=1e-6)
+    assert not np.allclose(inference.denoise(m, x), inference.denoise(m, x, color_mode="rgb"), atol=1e-3)
+    assert inference.colour_path(m, 3) == "opponent" and inference.colour_path(m, 3, "rgb") == "rgb"
+    assert inference.colour_path(m, 1) is None and inference.colour_path(model(channels=3), 3) is None
+
+
+def test_level_taking_gray_model_gets_each_channels_own_level():
+    m = model("ffdnet")
+    x = image((2, 18, 22, 3), seed=24)
+    out = inference.denoise(m, x, sigma=[30, 12])
+    np.testing.assert_allclose(out[0], manual_colour(m, x[0], "opponent", sigma=30), atol=2e-5)
+    np.testing.assert_allclose(out[1], manual_colour(m, x[1], "opponent", sigma=12), atol=2e-5)
+    hybrid = inference.denoise(m, x[0], sigma=30, color_mode="opponent-rgb-luma")  # five channels, all at sigma
+    np.testing.assert_allclose(hybrid, manual_colour(m, x[0], "opponent-rgb-luma", sigma=30), atol=2e-5)
+    # the luminance level is sigma / sqrt(3): the per-channel path (sigma everywhere) gives another result
+    wrong = manual_colour(m, x[0], "rgb", sigma=30)
+    assert not np.allclose(out[0], wrong, atol=1e-3)
+
+
+def test_colour_path_tiles_passes_and_self_ensemble():
+    m = model()
+    x = image((1, 40, 52, 3), seed=25)
+    full = inference.denoise(m, x)
+    np.testing.assert_allclose(inference.denoise(m, x, tile=24, overlap=12), full, atol=2e-6)  # margin 3 = radius
+    np.testing.assert_allclose(inference.denoise(m, x, passes=2), inference.denoise(m, full), atol=1e-5)
+    ensemble = inference.denoise(m, x, self_ensemble=True)
+    from denoise_tf import colour
+
+    t = colour.forward(x, "opponent")
+    gray = np.moveaxis(t, -1, 1).reshape(3, 40, 52, 1)
+    manual = np.mean([deaugment(np.asarray(m(np.ascontiguousarray(augment(gray, k)), training=False)), k) for k in range(8)], axis=0)
+    expected = np.clip(colour.inverse(np.moveaxis(manual.reshape(1, 3, 40, 52), 1, -1), "opponent"), 0, 1)
+    np.testing.assert_allclose(ensemble, expected, atol=2e-5)
+
+
+def test_colour_model_takes_a_gray_image():
+    m = model(channels=3)
+    x = image((18, 20, 1), seed=26)
+    out = inference.denoise(m, x)
+    assert out.shape == x.shape
+    rgb_out = np.asarray(m(np.repeat(x, 3, axis=-1)[None], training=False))[0]  # converted to gray, then clipped
+    expected = np.clip(rgb_out @ np.array([0.299, 0.587, 0.114], np.float32), 0, 1)
+    np.testing.assert_allclose(out[..., 0], expected, atol=1e-5)
+
+
 def test_neural_denoiser_shares_the_classical_interface():
     m = model()
     x = image((20, 20, 1), seed=8)
@@ -203,6 +317,12 @@ def test_neural_denoiser_shares_the_classical_interface():
         assert out.shape == x.shape and out.dtype == np.float32 and isinstance(denoiser.name, str)
     with pytest.raises(ValueError, match="unknown option"):
         inference.NeuralDenoiser(m, tiles=16)
+    with pytest.raises(ValueError, match="color_mode must be one of"):
+        inference.NeuralDenoiser(m, color_mode="hsv")
+    colour_in = image((20, 20, 3), seed=8)
+    per_channel = inference.NeuralDenoiser(m, color_mode="rgb")
+    np.testing.assert_array_equal(per_channel.denoise(colour_in), inference.denoise(m, colour_in, color_mode="rgb"))
+    np.testing.assert_array_equal(neural.denoise(colour_in), inference.denoise(m, colour_in, tile=16, overlap=4))
     with pytest.raises(ValueError, match="pass sigma"):
         inference.NeuralDenoiser(model("ffdnet"))
     assert inference.NeuralDenoiser(model("ffdnet"), sigma=15, name="ffdnet-15").name == "ffdnet-15"

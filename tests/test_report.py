@@ -173,7 +173,7 @@ def test_colour_sections_with_tiny_models(tiny_registry, tmp_path, monkeypatch):
     meta = json.loads((results / "samples" / "dilated-iso-2-passes_iso-iso-1600_q8.json").read_text())
     assert meta["noise"] == "iso:iso=1600" and meta["clip_input"] is True and meta["limit"] == 1
     rows = list(csv.DictReader((results / "samples" / "median_sigma25.csv").open()))
-    assert list(rows[0]) == ["model", "dataset", "sigma", "image", "noisy_psnr", "psnr", "ssim", "mse", "seconds"]
+    assert list(rows[0]) == ["model", "dataset", "sigma", "image", "color", "noisy_psnr", "psnr", "ssim", "mse", "seconds"]
     section = text.split("## Targets: colour and write-up models")[1]
     assert "| DnCNN-mixed `salt_and_pepper:amount=0.05`" in section and "not evaluated" not in section.split("simple-cnn")[0]
     mixed = text.split("## Mixed noise")[1].split("##")[0]
