@@ -44,7 +44,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
-from reference import write_report  # noqa: E402
+from reference import cpu_name, write_report  # noqa: E402
 
 PAPER_STEPS = 80_000
 CASES = {"DnCNN-S": "dncnn_s25.yaml", "DnCNN-B": "dncnn_b.yaml"}
@@ -151,15 +151,6 @@ def device_name() -> str:
     device = jax.devices()[0]
     return f"{getattr(device, 'device_kind', device.platform)} ({jax.default_backend()})"
 
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def report(command: str, args, on_cpu: bool, bf16: float, fp32: float, load: float, rows: list) -> list[str]:

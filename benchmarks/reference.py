@@ -1,6 +1,8 @@
 """The reference rate every benchmark reports beside its own numbers, measured in the same run."""
 
+import platform
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -29,3 +31,14 @@ def write_report(lines, path) -> str:
     Path(path).write_text(text)
     print(f"written to {path}")
     return text
+
+
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), or the platform's processor string."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
