@@ -26,24 +26,24 @@ Colour paths (``color_mode`` of :func:`denoise_tf.inference.denoise`):
 
 :func:`default_mode` picks the path from how the model was trained. Measured on the first six
 CBSD68 images (protocol noise, mean PSNR in dB; RGB = ``"rgb"``, opp = ``"opponent"``,
-opp+luma = ``"opponent-rgb-luma"``; ``benchmarks/bench_colour.py``, more in
+opp+luma = ``"opponent-rgb-luma"``; ``benchmarks/bench_colour.py``, all 68 images in
 ``benchmarks/results_colour.md``)::
 
     model        sigma   RGB     opp     opp+luma
-    dncnn-b      15      31.20   33.19   33.15
-    dncnn-b      25      28.49   30.21   30.22
-    dncnn-b      50      25.75   26.79   26.89
-    ffdnet-gray  25      29.13   30.93   30.14
+    dncnn-b      15      31.67   33.91   33.38
+    dncnn-b      25      29.23   31.26   30.66
+    dncnn-b      50      26.32   27.93   27.21
+    ffdnet-gray  25      29.31   31.24   30.51
     dncnn-s15    15      31.93   31.74   33.35
-    dncnn-s25    25      29.39   28.81   30.54
+    dncnn-s25    25      29.39   28.81   30.51
     dncnn-s50    50      26.27   25.73   26.97
 
 Two other decorrelating transforms measured worse at sigma 25 and are not offered: the
 orthonormal opponent transform (luminance ``(R+G+B)/sqrt3``, range [0, 1.73], noise ``sigma``):
-dncnn-b 28.32, ffdnet-gray 9.70, dncnn-s25 17.34 dB, as the models fail on values above 1; and
+dncnn-b 28.28, ffdnet-gray 9.28, dncnn-s25 17.34 dB, as the models fail on values above 1; and
 an orthogonal YCbCr-like transform (ITU-R 601 luminance with two orthonormal chroma rows
 orthogonal to it, which cannot both vanish on gray pixels, so the chroma of a gray pixel moves
-with its brightness): 28.95, 18.82, 19.84 dB.
+with its brightness and leaves [0, 1]): 29.58, 17.24, 19.84 dB.
 
 All functions take ``(H, W, 3)`` or ``(N, H, W, 3)`` float arrays and return float32; the
 inverse undoes the forward transform to float32 rounding (about 1e-7).

@@ -1,7 +1,7 @@
 """scripts/train_gpu.py and the device-resident loop train, pack, unpack and resume on JAX with TensorFlow unimportable.
 
 This is the GPU machine's situation (JAX + CUDA, no TensorFlow); here it runs on the CPU with each
-config's tiny override, so a session that is lent a GPU can start training at once. The batch
+config's tiny override, so training can start at once when a GPU machine is lent. The batch
 maker of :mod:`denoise_tf.device_training` (crops, flips, noise) is checked in this process on
 plain JAX; everything with Keras runs in subprocesses on the JAX backend.
 """
