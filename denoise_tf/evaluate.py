@@ -92,7 +92,7 @@ def load_model(name: str):
     if kind == "pretrained":
         return pretrained.load(name)
     if kind == "run":
-        from .train import load_run_model
+        from .runs import load_run_model
 
         return load_run_model(Path(name), "best")
     if kind == "keras":

@@ -269,7 +269,7 @@ def tf_patch_dataset(
 
     dataset = tf.data.Dataset.from_generator(generate, output_signature=(inputs_spec, image_spec))
     options = tf.data.Options()
-    options.autotune.enabled = False  # avoids a 10-20 s stall when fit() returns (see issue 7)
+    options.autotune.enabled = False  # avoids a 10-20 s stall when fit() returns
     return dataset.prefetch(4).with_options(options)
 
 

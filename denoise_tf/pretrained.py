@@ -9,7 +9,6 @@ corrupted or truncated file gives a clear error instead of wrong outputs. The sa
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -31,11 +30,10 @@ def available() -> list[str]:
 
 
 def sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """Hex sha256 of a file's bytes (:func:`denoise_tf.runs.sha256`)."""
+    from .runs import sha256 as file_sha256
+
+    return file_sha256(path)
 
 
 def entry(name: str) -> dict:
@@ -154,7 +152,7 @@ def ship(run_dir: str | os.PathLike, name: str, notes: str = "", status: str = "
     """
     if status not in ("interim", "final"):
         raise ValueError(f"status must be 'interim' or 'final', got {status!r}")
-    from .train import load_run_model
+    from .runs import load_run_model
 
     run_dir = Path(run_dir)
     summary = json.loads((run_dir / "summary.json").read_text())

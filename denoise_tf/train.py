@@ -107,7 +107,7 @@ class TrainConfig:
     paired_data: str | None = None
     paired_layout: str = "sidd"
     paired_noise: str | None = None
-    # Issue 7: input pipeline and data-parallel devices.
+    # Input pipeline and data-parallel devices.
     pipeline: str = "numpy"
     devices: int | str = "auto"
     # Start from trained weights (fine-tuning; gray -> colour, deeper -> shallower): see warmstart.py.
