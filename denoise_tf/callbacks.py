@@ -284,6 +284,8 @@ class RunSummary(keras.callbacks.Callback):
         self.best = self.previous.get("best_val_psnr")
         self.best_epoch = self.previous.get("best_epoch")
         self.hardware = runs.hardware()
+        policy = getattr(self.model, "dtype_policy", None)
+        self.hardware["precision"] = getattr(policy, "name", None) or "float32"
         self.sessions = list(self.previous.get("sessions", []))
         self.sessions.append(
             {"hardware": self.hardware, "placement": self.placement, "started": time.strftime("%Y-%m-%dT%H:%M:%S")}

@@ -101,6 +101,17 @@ def _rate(config: dict) -> str:
     return f"{config['learning_rate']:g} ({kind})"
 
 
+def _precision(config: dict, summary: dict) -> str:
+    """The compute precision a run trained in: its sessions' (``/``-joined where they differ).
+
+    A session records the precision it used (a CPU without bfloat16 instructions falls back to
+    float32); runs from before that record give the configured one.
+    """
+    used = [(session.get("hardware") or {}).get("precision") for session in summary.get("sessions", [])]
+    used = list(dict.fromkeys(p for p in used if p))
+    return "/".join(used) if used else config.get("precision", "float32")
+
+
 def training_stages(run_dir: str | os.PathLike) -> list[dict]:
     """How a run's best weights were trained, first stage first.
 
@@ -123,7 +134,7 @@ def training_stages(run_dir: str | os.PathLike) -> list[dict]:
             "steps_per_epoch": config.get("steps_per_epoch"),
             "batch_size": config.get("batch_size"),
             "learning_rate": _rate(config),
-            "precision": config.get("precision", "float32"),
+            "precision": _precision(config, summary),
             "hardware": run_devices(summary),
             "wall_time_s": summary.get("wall_time_s"),
         }

@@ -479,6 +479,17 @@ def trim_log(path: str | os.PathLike, epochs: int) -> None:
 # summary.json
 
 
+def cpu_model() -> str | None:
+    """The CPU's model name (``/proc/cpuinfo``, Linux), or None where unknown."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip() or None
+    except OSError:
+        pass
+    return None
+
+
 def hardware() -> dict:
     """Backend, devices and host: written into each run's summary."""
     import keras
@@ -489,6 +500,7 @@ def hardware() -> dict:
         "tensorflow_imported": "tensorflow" in sys.modules,
         "python": platform.python_version(),
         "host_cpu": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
     }
     try:

@@ -32,9 +32,12 @@ SMALL = {
     "dilated_residual": {"blocks": 2, "filters": 8},
     "unet": {"levels": 2, "filters": 4, "batch_norm": True},
     "dncnn": {"depth": 5, "filters": 8},
+    "dncnn_opponent": {"depth": 5, "filters": 8},
     "ffdnet": {"depth": 4, "filters": 8},
 }
-CASES = [(name, channels) for name in sorted(SMALL) for channels in (1, 3)]
+#: Models that take only some channel counts (the others take gray and colour).
+CHANNELS = {"dncnn_opponent": (3,)}
+CASES = [(name, channels) for name in sorted(SMALL) for channels in CHANNELS.get(name, (1, 3))]
 
 
 def case_id(case):
@@ -89,6 +92,8 @@ def test_unknown_option(name):
         ("dilated_residual", {"activation": "gelu"}),
         ("unet", {"levels": 0}),
         ("unet", {"channels": 4}),
+        ("dncnn_opponent", {"channels": 1}),
+        ("dncnn_opponent", {"depth": 2}),
     ],
 )
 def test_bad_option_values(name, options):
@@ -119,6 +124,7 @@ def test_default_models_defaults_and_param_counts():
         "dilated_residual": (3, 374723),
         "unet": (1, 465953),
         "dncnn": (1, 558017),
+        "dncnn_opponent": (3, 669377),  # the gray DnCNN-B's parameters
         "ffdnet": (1, 487812),
     }
     for name, (channels, params) in expected.items():
@@ -309,3 +315,21 @@ def test_dilated_residual_starts_at_the_identity():
     np.testing.assert_allclose(np.asarray(model(x, training=True)), x, atol=1e-6)
     random_start = build("dilated_residual", blocks=2, filters=8, output_init="glorot_uniform")
     assert np.sqrt(np.mean((np.asarray(random_start(x, training=True)) - x) ** 2)) > 0.01
+
+
+def test_dncnn_opponent_is_the_gray_dncnn_on_each_opponent_channel():
+    """Gray DnCNN weights load unchanged; the output is the gray net run on Y, C1, C2, mapped back to RGB."""
+    from denoise_tf import colour
+    from denoise_tf.warmstart import copy_weights
+
+    gray = randomize(build("dncnn", depth=5, filters=8, channels=1), seed=4)
+    model = build("dncnn_opponent", depth=5, filters=8)
+    assert copy_weights(model, gray) == {"copied": 8, "inflated": 0, "skipped_source": 0}
+    rng = np.random.default_rng(5)
+    image = rng.random((2, 19, 23, 3), dtype=np.float32)
+    channels = colour.forward(image)
+    expected = colour.inverse(np.concatenate([predict(gray, channels[..., i : i + 1]) for i in range(3)], axis=-1))
+    np.testing.assert_allclose(predict(model, image), expected, atol=2e-6)
+    # frozen statistics: BatchNorm runs as at inference while training, and holds no trainable weights
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(image, training=True)), expected, atol=2e-6)
+    assert not any(layer.trainable_weights for layer in model.layers if "bn" in layer.name)

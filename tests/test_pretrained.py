@@ -140,3 +140,15 @@ def test_training_stages_follow_the_run_a_fine_tuning_started_from(tmp_path):
         "11 x 1600 steps of 128 at 0.001, 0.0001 from epoch 30 (gpu:H100, 22 min); "
         "then 7 x 25 steps of 128 at 0.0001 (CPU, mixed_bfloat16, 30 min)"
     )
+
+
+def test_stage_precision_is_what_the_sessions_used_not_what_was_asked(tmp_path):
+    """A session on a CPU without bfloat16 records float32; the stage then says so."""
+    import json
+
+    (tmp_path / "config.json").write_text(json.dumps({"precision": "mixed_bfloat16", "learning_rate": 1e-4, "lr_schedule": "constant"}))
+    sessions = [{"hardware": {"devices": ["CPU"], "precision": p}} for p in ("mixed_bfloat16", "float32", "float32")]
+    (tmp_path / "summary.json").write_text(json.dumps({"best_epoch": 3, "sessions": sessions}))
+    assert pretrained.training_stages(tmp_path)[-1]["precision"] == "mixed_bfloat16/float32"
+    (tmp_path / "summary.json").write_text(json.dumps({"best_epoch": 3, "sessions": sessions[1:]}))
+    assert pretrained.training_stages(tmp_path)[-1]["precision"] == "float32"

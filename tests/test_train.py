@@ -90,6 +90,8 @@ def test_train_writes_run_folder_and_never_overwrites(image_folder, tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["epochs_done"] == 2 and summary["status"] == "finished"
     assert summary["best_val_psnr"] == pytest.approx(max(history.history["val_psnr"]))
+    session = summary["sessions"][-1]["hardware"]
+    assert session["precision"] == "float32" and (session["cpu_model"] is None or isinstance(session["cpu_model"], str))
     with pytest.raises(FileExistsError, match="resume"):
         train(tiny_config(image_folder, tmp_path), verbose=0)
 

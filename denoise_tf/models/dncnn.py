@@ -11,7 +11,7 @@ import keras
 from keras import layers
 
 from . import register
-from .layers import OUTPUT_DTYPE
+from .layers import OUTPUT_DTYPE, BatchToChannels, ChannelsToBatch, OpponentTransform
 
 
 @register("dncnn")
@@ -44,15 +44,63 @@ def dncnn(
     if channels not in (1, 3):
         raise ValueError(f"dncnn channels must be 1 (gray) or 3 (colour), got {channels}")
     inputs = keras.Input((None, None, channels), name="noisy")
-    x = layers.Conv2D(filters, 3, padding="same", activation="relu", name="conv1")(inputs)
+    noise = _noise_estimate(inputs, depth, filters, channels, batch_norm)
+    outputs = layers.Subtract(name="denoised", dtype=OUTPUT_DTYPE)([inputs, noise]) if residual else noise
+    return keras.Model(inputs, outputs, name=name or f"dncnn{depth}_{'gray' if channels == 1 else 'color'}")
+
+
+def _noise_estimate(x, depth: int, filters: int, channels: int, batch_norm: bool, frozen_statistics: bool = False):
+    """The DnCNN conv stack on tensor ``x`` (``(N, H, W, channels)``): its last conv's output."""
+    x = layers.Conv2D(filters, 3, padding="same", activation="relu", name="conv1")(x)
     for i in range(2, depth):
         x = layers.Conv2D(filters, 3, padding="same", use_bias=not batch_norm, name=f"conv{i}")(x)
         if batch_norm:
-            x = layers.BatchNormalization(epsilon=1e-4, momentum=0.95, name=f"bn{i}")(x)
+            x = layers.BatchNormalization(epsilon=1e-4, momentum=0.95, name=f"bn{i}", trainable=not frozen_statistics)(x)
         x = layers.ReLU(name=f"relu{i}")(x)
-    x = layers.Conv2D(channels, 3, padding="same", name=f"conv{depth}", dtype=OUTPUT_DTYPE)(x)
-    outputs = layers.Subtract(name="denoised", dtype=OUTPUT_DTYPE)([inputs, x]) if residual else x
-    return keras.Model(inputs, outputs, name=name or f"dncnn{depth}_{'gray' if channels == 1 else 'color'}")
+    return layers.Conv2D(channels, 3, padding="same", name=f"conv{depth}", dtype=OUTPUT_DTYPE)(x)
+
+
+@register("dncnn_opponent")
+def dncnn_opponent(
+    depth: int = 20,
+    filters: int = 64,
+    channels: int = 3,
+    frozen_statistics: bool = True,
+    name: str | None = None,
+) -> keras.Model:
+    """Colour DnCNN in opponent space: one gray DnCNN shared by the luminance and the two chroma channels.
+
+    ``(N, H, W, 3)`` RGB in [0, 1] -> the opponent channels of :mod:`denoise_tf.colour` (in which
+    independent RGB noise stays independent) -> each channel denoised as a gray image by the
+    same residual gray DnCNN -> back to RGB. Its layers with weights are those of
+    ``dncnn(depth, filters, channels=1)`` in the same order, so gray DnCNN weights load into it
+    unchanged (``init_weights: dncnn-b``) and it then starts exactly as the gray model's
+    opponent colour path; training on colour images teaches the shared net the chroma
+    channels' statistics. Costs three gray passes per image.
+
+    Parameters
+    ----------
+    depth, filters : int
+        The gray DnCNN's conv layers and feature channels (20 and 64 for DnCNN-B).
+    channels : int
+        Image channels: 3 (RGB) only.
+    frozen_statistics : bool
+        BatchNorm layers keep their moving statistics and scale/offset during training (they run
+        as at inference): a fine-tuned start then changes only through its convolutions, and a
+        batch mixing luminance and chroma patches never replaces the gray statistics.
+    """
+    if depth < 3:
+        raise ValueError(f"dncnn_opponent depth must be >= 3, got {depth}")
+    if channels != 3:
+        raise ValueError(f"dncnn_opponent takes RGB images (channels 3), got channels {channels}")
+    inputs = keras.Input((None, None, 3), name="noisy")
+    channels = OpponentTransform(name="to_opponent")(inputs)
+    gray = ChannelsToBatch(name="channels_to_batch")(channels)
+    noise = _noise_estimate(gray, depth, filters, 1, True, frozen_statistics)
+    gray = layers.Subtract(name="denoised_gray", dtype=OUTPUT_DTYPE)([gray, noise])
+    channels = BatchToChannels(name="batch_to_channels", dtype=OUTPUT_DTYPE)([gray, inputs])
+    outputs = OpponentTransform(inverse=True, name="denoised", dtype=OUTPUT_DTYPE)(channels)
+    return keras.Model(inputs, outputs, name=name or f"dncnn{depth}_opponent")
 
 
 def load_matconvnet(path) -> keras.Model:

@@ -81,3 +81,65 @@ class NoiseLevelMap(keras.layers.Layer):
     def compute_output_shape(self, input_shapes):
         x_shape = input_shapes[0]
         return (*x_shape[:-1], x_shape[-1] + 1)
+
+
+@keras.saving.register_keras_serializable(package="denoise_tf")
+class OpponentTransform(keras.layers.Layer):
+    """RGB ``(N, H, W, 3)`` -> opponent channels (or back with ``inverse=True``), a fixed linear map.
+
+    The transform of :data:`denoise_tf.colour.TRANSFORMS` ``["opponent"]`` (luminance, then two
+    chroma channels at 0.5 for gray pixels); no weights.
+    """
+
+    def __init__(self, inverse: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.inverse = inverse
+        import numpy as np
+
+        from ..colour import TRANSFORMS
+
+        matrix, offset = TRANSFORMS["opponent"]
+        self._matrix = (np.linalg.inv(matrix).T if inverse else matrix.T).astype("float32")
+        self._offset = offset.astype("float32")
+
+    def call(self, x):
+        matrix = ops.convert_to_tensor(self._matrix, dtype=x.dtype)
+        offset = ops.convert_to_tensor(self._offset, dtype=x.dtype)
+        if self.inverse:
+            return ops.matmul(x - offset, matrix)
+        return ops.matmul(x, matrix) + offset
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "inverse": self.inverse}
+
+
+@keras.saving.register_keras_serializable(package="denoise_tf")
+class ChannelsToBatch(keras.layers.Layer):
+    """``(N, H, W, C) -> (C*N, H, W, 1)``: each channel becomes a gray image (channel-major order)."""
+
+    def call(self, x):
+        shape = ops.shape(x)
+        x = ops.transpose(x, (3, 0, 1, 2))
+        return ops.reshape(x, (-1, shape[1], shape[2], 1))
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, c = input_shape
+        return (None if n is None or c is None else n * c, h, w, 1)
+
+
+@keras.saving.register_keras_serializable(package="denoise_tf")
+class BatchToChannels(keras.layers.Layer):
+    """Inverse of :class:`ChannelsToBatch`: ``[(C*N, H, W, 1), reference (N, H, W, C)] -> (N, H, W, C)``."""
+
+    def call(self, inputs):
+        x, reference = inputs
+        shape = ops.shape(reference)
+        channels = reference.shape[-1]
+        x = ops.reshape(x, (channels, shape[0], shape[1], shape[2]))
+        return ops.transpose(x, (1, 2, 3, 0))
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[1]
