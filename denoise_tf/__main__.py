@@ -98,9 +98,12 @@ def _evaluate(args) -> int:
     for model in args.model:
         # passes go to the neural models only; classical methods in the same call run once
         options = {"passes": args.passes} if args.passes is not None and kinds[model] != "classical" else {}
+        if args.color_mode is not None and kinds[model] != "classical":
+            options["color_mode"] = args.color_mode
         noise_or_sigmas = {"noise": specs} if specs is not None else {"sigmas": sigmas}
         rows += evaluate.evaluate(
             model, args.dataset, limit=args.limit, seed=args.seed, clip_input=args.clip_input, progress=not args.json,
+            color=False if args.gray else None,
             **noise_or_sigmas, **options,
         )
     summary = evaluate.summarize(rows)
@@ -211,6 +214,10 @@ def _denoise(args) -> int:
     if source.is_dir():
         target.mkdir(parents=True, exist_ok=True)
     options = {"tile": args.tile} if args.tile else {}
+    if args.color_mode is not None:
+        if evaluate.model_kind(args.model) == "classical":
+            raise CommandError(f"--color-mode applies to gray neural models; {args.model} denoises colour images itself")
+        options["color_mode"] = args.color_mode
     denoiser = evaluate.make_denoiser(args.model, sigma=args.sigma, **options)
     failed = []
     for file, out in zip(files, outputs):
@@ -265,6 +272,15 @@ def _report(args) -> int:
     return 0
 
 
+#: Colour paths of a gray model on RGB images (denoise_tf.colour.MODES) and their option help.
+COLOR_MODES = ("opponent", "opponent-rgb-luma", "rgb")
+COLOR_MODE_HELP = (
+    "how a gray neural model meets RGB images: opponent (luminance and two chroma channels), "
+    "opponent-rgb-luma (chroma, and R, G, B for the luminance), rgb (channel by channel); "
+    "default: opponent-rgb-luma for fixed-sigma models, opponent for the others"
+)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m denoise_tf", description="Image denoising with Keras 3.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -291,6 +307,8 @@ def main(argv=None) -> int:
     )
     ev.add_argument("--passes", type=int, help="apply the neural models N times (inference passes; rows named 'model (N passes)')")
     ev.add_argument("--limit", type=int, help="first N images only")
+    ev.add_argument("--color-mode", choices=COLOR_MODES, help=COLOR_MODE_HELP)
+    ev.add_argument("--gray", action="store_true", help="read a colour set as gray images (BT.601 luminance)")
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--clip-input", action="store_true", help="clip and 8-bit quantize the noisy input")
     ev.add_argument("--csv", help="write per-image rows to this CSV file")
@@ -307,6 +325,7 @@ def main(argv=None) -> int:
     dn.add_argument("--model", default="dncnn-b", help="shipped weights, run folder, .keras file or classical method")
     dn.add_argument("--sigma", type=float, help="noise level in [0, 255] for models and methods that take one")
     dn.add_argument("--tile", type=int, help="tile size for large images (bounded memory)")
+    dn.add_argument("--color-mode", choices=COLOR_MODES, help=COLOR_MODE_HELP)
     dn.add_argument("--overwrite", action="store_true", help="replace existing output files (never inputs)")
     dn.set_defaults(func=_denoise)
 

@@ -124,12 +124,35 @@ def make_denoiser(name: str, sigma: float | None = None, **options):
         _refuse_color_mode(name, options)
         return classical.get(name, sigma=sigma, **options)
     label = {"pretrained": str(name), "run": Path(name).name, "keras": Path(name).stem}[kind]
-    model = load_model(name)
-    if options.get("color_mode") is None and inference.model_channels(model) == 1:
-        from .colour import default_mode
+    return neural_denoiser(load_model(name), name, sigma=sigma, label=label, **options)
 
-        options = {**options, "color_mode": default_mode(training_noise(name))}
-    return inference.NeuralDenoiser(model, sigma=sigma, name=label, **options)
+
+def gray_colour_path(model, name: str, color_mode: str | None = None) -> str | None:
+    """The colour path a gray ``model`` (named ``name``) takes on RGB images, None for other models.
+
+    ``color_mode`` when given, else :func:`denoise_tf.colour.default_mode` of the model's
+    training noise (:func:`training_noise`).
+    """
+    from . import inference
+    from .colour import check_mode, default_mode
+
+    if inference.model_channels(model) != 1:
+        return None
+    return check_mode(color_mode) if color_mode is not None else default_mode(training_noise(name))
+
+
+def neural_denoiser(model, name: str, sigma: float | None = None, label: str | None = None, **options):
+    """:class:`denoise_tf.inference.NeuralDenoiser` of a loaded ``model`` named ``name``.
+
+    A gray model meets RGB images along :func:`gray_colour_path` (``color_mode`` overrides it);
+    ``options`` go to the denoiser (``tile``, ``overlap``, ``progress``...).
+    """
+    from . import inference
+
+    mode = gray_colour_path(model, name, options.get("color_mode"))
+    if mode is not None:
+        options = {**options, "color_mode": mode}
+    return inference.NeuralDenoiser(model, sigma=sigma, name=label or str(name), **options)
 
 
 def training_noise(name: str) -> str | None:

@@ -405,40 +405,38 @@ class Result:
 def match_channels(image: np.ndarray, channels: int | None, model: str) -> tuple[np.ndarray, str | None]:
     """How an image meets a model's channel count: ``(image, note)``.
 
-    Colour to a gray model: the three channels go as a batch of three gray images (the model
-    runs on each). Gray to a colour model: repeated to RGB (converted back after denoising).
+    Colour to a gray model: denoised along the model's colour path
+    (:func:`denoise_tf.evaluate.gray_colour_path`: the opponent luminance and chroma channels, see
+    :mod:`denoise_tf.colour`). Gray to a colour model: repeated to RGB (converted back after
+    denoising).
     """
     have = image.shape[-1]
     if channels is None or channels == have:
         return image, None
     if channels == 1 and have == 3:
-        return image, f"colour image, gray model {model}: denoised channel by channel (R, G, B)"
+        from . import colour, evaluate, pretrained
+
+        mode = evaluate.gray_colour_path(load_model(model), model) if model in pretrained.available() else colour.DEFAULT
+        return image, f"colour image, gray model {model}: denoised along the {colour.LABELS[mode]} colour path"
     if channels == 3 and have == 1:
         return image, f"gray image, colour model {model}: repeated to RGB, the result converted back to gray"
     raise InputError(f"{model} expects {channels} channel(s), the image has {have}")
 
 
 def run_denoiser(model: str, noisy: np.ndarray, sigma: float | None = None, tile: int | None = None, progress: bool = False) -> np.ndarray:
-    """Denoise one ``(H, W, C)`` image with a shipped model (inference.denoise) or a classical method.
+    """Denoise one ``(H, W, C)`` image with a shipped model or a classical method.
 
-    Channel mismatches are handled as :func:`match_channels` says; ``tile`` is passed to
-    :func:`denoise_tf.inference.denoise` (neural models only).
+    The neural denoiser is :func:`denoise_tf.evaluate.neural_denoiser` of the model this page
+    loaded once (:func:`load_model`), so channels meet the model as :func:`match_channels` says;
+    ``tile`` is passed to :func:`denoise_tf.inference.denoise` (neural models only).
     """
-    from . import classical, datasets, inference
+    from . import classical, evaluate
 
     info = denoiser_info(model)
     if not info.neural:
         return classical.get(model, sigma=sigma).denoise(noisy)
-    net = load_model(model)
-    channels = inference.model_channels(net)
     options = {"tile": tile, "overlap": min(32, tile // 2)} if tile else {}
-    denoiser = inference.NeuralDenoiser(net, sigma=sigma, name=model, progress=progress, **options)
-    have = noisy.shape[-1]
-    if channels == 1 and have == 3:
-        out = denoiser.denoise(np.ascontiguousarray(np.moveaxis(noisy, -1, 0)[..., None]))
-        return np.ascontiguousarray(np.moveaxis(out[..., 0], 0, -1))
-    if channels == 3 and have == 1:
-        return datasets.convert_channels(denoiser.denoise(np.repeat(noisy, 3, axis=-1)), False)
+    denoiser = evaluate.neural_denoiser(load_model(model), model, sigma=sigma, progress=progress, **options)
     return denoiser.denoise(noisy)
 
 

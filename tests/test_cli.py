@@ -213,3 +213,27 @@ def test_the_module_exits_2_with_an_error_line_and_no_traceback(tmp_path):
     )
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [f"error: input {tmp_path / 'missing.png'} not found: expected an image file or a folder of images"]
+
+
+def test_color_mode_and_gray_reach_the_library(tmp_path, capsys):
+    """--color-mode picks a gray model's colour path (rows named by it); --gray reads a colour set as gray."""
+    from denoise_tf import colour, pretrained
+
+    assert cli.COLOR_MODES == colour.MODES
+    if "dncnn-b" not in pretrained.available():
+        pytest.skip("no shipped dncnn-b")
+    args = ["evaluate", "--model", "dncnn-b", "--dataset", "samples", "--sigma", "25", "--limit", "1", "--json"]
+    assert cli.main([*args, "--color-mode", "rgb"]) == 0
+    row = json.loads(capsys.readouterr().out)["rows"][0]
+    expected = evaluate.evaluate("dncnn-b", "samples", [25], limit=1, color_mode="rgb")[0]
+    assert row["color"] and row["model"] == expected["model"] and row["psnr"] == pytest.approx(expected["psnr"], abs=1e-6)
+    assert cli.main([*args, "--gray"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"][0]["color"] is False
+    image = datasets.load("samples", limit=1)[0][0][:32, :32]
+    datasets.save_image(tmp_path / "in.png", image)
+    with pytest.raises(SystemExit, match="colour images itself"):
+        cli.main(["denoise", str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--model", "median", "--color-mode", "rgb"])
+    assert not (tmp_path / "out.png").exists()
+    assert cli.main(["denoise", str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--model", "dncnn-b", "--color-mode", "rgb"]) == 0
+    expected = np.clip(evaluate.make_denoiser("dncnn-b", color_mode="rgb").denoise(image), 0, 1)
+    assert np.abs(datasets.read_image(tmp_path / "out.png") - expected).max() <= 1 / 255 + 1e-6
