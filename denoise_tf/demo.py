@@ -70,7 +70,7 @@ def run(model: str | None = None, sigma: float = 25.0, seed: int = 0, output="fi
 
     model = model or default_model()
     color = None  # each image's own: a gray model takes colour photos through its colour path
-    if model in pretrained.available() and pretrained.entry(model).get("model_options", {}).get("channels", 1) == 3:
+    if model in pretrained.available() and pretrained.channels(model) == 3:
         color = True
     images, names = sample_images(color, limit)
     denoiser = get_denoiser(model, sigma)

@@ -189,7 +189,7 @@ def model_is_color(name: str) -> bool | None:
     from . import pretrained
 
     if name in pretrained.available():
-        return pretrained.entry(name).get("model_options", {}).get("channels", 1) == 3
+        return pretrained.channels(name) == 3
     return None
 
 

@@ -44,6 +44,26 @@ def entry(name: str) -> dict:
     return entries[name]
 
 
+def channels(name: str) -> int:
+    """Image channels of shipped weights ``name``: 1 gray, 3 colour (:func:`entry_channels`)."""
+    return entry_channels(entry(name))
+
+
+def entry_channels(info: dict) -> int:
+    """Image channels of a registry entry or run config (``model``, ``model_options``): 1 or 3.
+
+    Its ``model_options["channels"]``, else the default of the model's builder (``dncnn``: 1,
+    ``dncnn_opponent``: 3).
+    """
+    options = info.get("model_options") or {}
+    if "channels" in options:
+        return int(options["channels"])
+    from . import models
+
+    default = models.default_option(info["model"], "channels") if info.get("model") in models.available() else None
+    return 1 if default is None else int(default)
+
+
 def load(name: str):
     """Build the model of shipped weights ``name`` and load them (sha256 verified).
 

@@ -8,7 +8,8 @@ Sections (:data:`SECTIONS`, ``build(sections=...)``, ``report --sections``):
 
 * ``gray``: BSD68 / Set12 Gaussian tables of the shipped gray models and the classical methods,
   the BSD68 targets, the PSNR-across-sigma and side-by-side figures;
-* ``colour``: CBSD68 Gaussian table (colour Gaussian models such as ``cdncnn-b``, CBM3D = the
+* ``colour``: CBSD68 Gaussian table (colour Gaussian models such as ``cdncnn-opponent``, the gray
+  ``dncnn-b`` along its opponent and per-channel colour paths (:data:`GRAY_ON_COLOUR`), CBM3D = the
   classical ``bm3d`` on colour images, the median filter, published CDnCNN-B / CBM3D rows);
 * ``mixed``: ``dncnn-mixed`` on CBSD68 under each kind of its training mix alone at a fixed middle
   severity and under fixed-seed mixes (:data:`MIXED_TESTS`), beside median and CBM3D, with the
@@ -39,6 +40,7 @@ import numpy as np
 from .targets import (
     CLAIM,
     COLOR_SET,
+    GRAY_ON_COLOUR,
     ISO_CLIP_INPUT,
     ISO_MODELS,
     ISO_PASSES,
@@ -66,7 +68,7 @@ def gray_models() -> list[str]:
     """Shipped gray models, each with the sigmas it is evaluated at (fixed-sigma models at their own)."""
     from . import pretrained
 
-    return [name for name in pretrained.available() if pretrained.entry(name).get("model_options", {}).get("channels", 1) == 1]
+    return [name for name in pretrained.available() if pretrained.channels(name) == 1]
 
 
 def _fingerprint(name: str) -> str:
@@ -172,6 +174,7 @@ def _command(name: str, dataset: str, sigmas, clip_input: bool = False, **option
     else:
         level = "--sigma " + " ".join(f"{s:g}" for s in sigmas)
     extra = "".join(f" --passes {v}" for k, v in options.items() if k == "passes" and v != 1)
+    extra += "".join(f" --color-mode {v}" for k, v in options.items() if k == "color_mode" and v is not None)
     return f"python -m denoise_tf evaluate --model {name} --dataset {dataset} {level}{extra}{' --clip-input' if clip_input else ''}"
 
 
@@ -179,7 +182,7 @@ def colour_models() -> list[str]:
     """Shipped colour models (3 channels)."""
     from . import pretrained
 
-    return [name for name in pretrained.available() if pretrained.entry(name).get("model_options", {}).get("channels", 1) == 3]
+    return [name for name in pretrained.available() if pretrained.channels(name) == 3]
 
 
 def colour_gaussian_models() -> list[str]:
@@ -236,12 +239,17 @@ def _colour_section(models, results, fresh, limit, means, seconds) -> list[str]:
 
     lines = [f"## {COLOR_SET.upper()} (colour, Gaussian)", "", "PSNR (dB) / SSIM; CBM3D is the classical `bm3d` on colour images; "
              "published figures quoted from the paper.", ""]
+    from . import pretrained
+
     summary, commands = [], []
-    for name in list(models) + list(COLOR_CLASSICAL):
+    variants = [(name, {}) for name in models]
+    variants += [(name, {"color_mode": mode}) for name, mode in GRAY_ON_COLOUR if name in pretrained.available()]
+    variants += [(name, {}) for name in COLOR_CLASSICAL]
+    for name, options in variants:
         sigmas = model_sigmas(name)
-        commands.append(f"- `{_command(name, COLOR_SET, sigmas)}`")
+        commands.append(f"- `{_command(name, COLOR_SET, sigmas, **options)}`")
         for sigma in sigmas:
-            summary += evaluate.summarize(cached_rows(name, COLOR_SET, sigma, results, fresh, limit, color=True))
+            summary += evaluate.summarize(cached_rows(name, COLOR_SET, sigma, results, fresh, limit, color=True, **options))
     for row in summary:
         means[(COLOR_SET, row["model"], int(row["sigma"]))] = row["psnr"]
         means[(COLOR_SET, "noisy", int(row["sigma"]))] = row["noisy_psnr"]
@@ -487,7 +495,7 @@ def build(
     if "iso" in sections and iso_models:
         others = [m for m in colour_gaussian + mixed_models if m not in iso_models]
         extra += _iso_section(iso_models + others, results, fresh, limit, means, seconds)
-    section_of = {"cdncnn-b": "colour", "dncnn-mixed": "mixed", "dilated-iso": "iso", "sequential-sidd": "iso", "simple-cnn-s25": "gray"}
+    section_of = {"cdncnn-b": "colour", "cdncnn-opponent": "colour", "dncnn-mixed": "mixed", "dilated-iso": "iso", "sequential-sidd": "iso", "simple-cnn-s25": "gray"}
     checked = [m for m, section in section_of.items() if section in sections and m in (models if section == "gray" else colour)]
     if checked:
         extra += ["## Targets: colour and write-up models", "", "| target | reached | met |", "|---|---|---|"]

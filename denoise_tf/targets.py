@@ -67,6 +67,7 @@ MIXED_MODELS = ("dncnn-mixed",)
 #: lists those of a model not shipped (its best weights miss the shipping check, :func:`subset_check`).
 RUNS = {
     "cdncnn-b": ("cdncnn_b", "cdncnn_b_cpu"),
+    "cdncnn-opponent": ("cdncnn_opponent_cpu",),
     "dncnn-mixed": ("dncnn_mixed", "dncnn_mixed_cpu"),
     "dilated-iso": ("dilated_iso", "dilated_iso_cpu"),
     "sequential-sidd": ("sequential_sidd", "sequential_sidd_cpu"),
@@ -74,6 +75,10 @@ RUNS = {
 
 
 ISO_MODELS = ("dilated-iso", "sequential-sidd")
+
+#: Gray models shown on the colour set beside the colour models, by colour path
+#: (:data:`denoise_tf.colour.MODES`): what a colour model has to beat without training on colour.
+GRAY_ON_COLOUR = (("dncnn-b", "opponent"), ("dncnn-b", "rgb"))
 
 ISO_PASSES = {"dilated-iso": (1, 2)}
 
@@ -199,6 +204,14 @@ def colour_model_checks(means: dict, seconds: dict | None = None, models=None) -
             (means.get((c, "cdncnn-b", sigma)), means.get((c, "bm3d", sigma))),
             lambda o, b, p=paper[sigma]: (f"{o:.2f} dB ({o - p:+.2f} vs paper; CBM3D here {b:.2f})", o >= p - 0.2 and o > b),
         )
+    for sigma in SIGMAS:
+        check(
+            "cdncnn-opponent",
+            f"DnCNN-B in opponent space, colour-trained, σ={sigma} ({c.upper()}): above CBM3D run here and the gray "
+            "dncnn-b's opponent path",
+            (means.get((c, "cdncnn-opponent", sigma)), means.get((c, "bm3d", sigma)), means.get((c, "dncnn-b (opponent)", sigma))),
+            lambda o, b, g: (f"{o:.2f} dB ({o - b:+.2f} vs CBM3D here, {o - g:+.2f} vs dncnn-b (opponent))", o > b and o > g),
+        )
     for spec in MIXED_TESTS:
         check(
             "dncnn-mixed",
@@ -251,7 +264,7 @@ def subset_protocol(name: str, entry: dict | None = None) -> dict:
     from . import pretrained
 
     entry = pretrained.entry(name) if entry is None else entry
-    color = entry.get("model_options", {}).get("channels", 1) == 3
+    color = pretrained.entry_channels(entry) == 3
     sanity = [("noisy", 5.0), ("median", 1.0)]
     if name == "simple-cnn-s25" or entry.get("model") == "simple_cnn":
         sigma = model_sigmas(name)[0] if len(model_sigmas(name)) == 1 else 25

@@ -212,7 +212,7 @@ def denoiser_info(name: str) -> DenoiserInfo:
     if name in pretrained.available():
         entry = pretrained.entry(name)
         level = entry.get("model", "") == "ffdnet" or "ffdnet" in name
-        channels = int(entry.get("model_options", {}).get("channels", 1))
+        channels = pretrained.entry_channels(entry)
         return DenoiserInfo(name, True, channels, level, level)
     if name in classical.available():
         return DenoiserInfo(name, False, None, False, classical._method(name).uses_sigma)

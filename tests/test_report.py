@@ -67,6 +67,8 @@ TINY = {
     "sequential-sidd": ("sequential_cnn", {"widths": [8], "channels": 3}, "gaussian:sigma=0"),
     "simple-cnn-s25": ("simple_cnn", {"widths": [4, 4], "channels": 1}, "gaussian:sigma=25"),
     "dncnn-s25": ("dncnn", {"depth": 3, "filters": 8, "channels": 1}, "gaussian:sigma=25"),
+    "dncnn-b": ("dncnn", {"depth": 3, "filters": 8, "channels": 1}, "gaussian:sigma=0-55"),
+    "cdncnn-opponent": ("dncnn_opponent", {"depth": 3, "filters": 8}, "gaussian:sigma=0-55"),  # colour by its builder
 }
 
 
@@ -112,6 +114,13 @@ def test_colour_model_checks_compare_against_the_targets():
     assert checks[f"dilated-iso (2 passes) `{iso}`"][1] is False
     assert checks[f"sequential-sidd `{iso}`"][1] is True
     assert checks["simple-cnn-s25 σ=25"][1] is True
+    means.update({(c, "cdncnn-opponent", 25): 30.90, (c, "dncnn-b (opponent)", 25): 30.78})
+    means.update({(c, "cdncnn-opponent", 15): 33.60, (c, "dncnn-b (opponent)", 15): 33.43})
+    opponent = "DnCNN-B in opponent space, colour-trained"
+    assert checks[f"{opponent}, σ=25"] == ("not evaluated", None)
+    checks = {target.split(" (CBSD68)")[0]: (reached, met) for target, reached, met in targets.colour_model_checks(means, seconds)}
+    assert checks[f"{opponent}, σ=25"] == ("30.90 dB (+0.20 vs CBM3D here, +0.12 vs dncnn-b (opponent))", True)
+    assert checks[f"{opponent}, σ=15"][1] is False  # above the gray path, below CBM3D 33.90
     only = targets.colour_model_checks(means, seconds, models=["simple-cnn-s25"])
     assert len(only) == 1 and only[0][2] is True
 
@@ -164,6 +173,11 @@ def test_colour_sections_with_tiny_models(tiny_registry, tmp_path, monkeypatch):
     report.build(**options)
     text = output.read_text()
     assert "## SAMPLES (colour, Gaussian)" in text and "| CDnCNN-B (paper) | 33.89 | 31.23 | 27.92 |" in text
+    gaussian = text.split("## SAMPLES (colour, Gaussian)")[1].split("##")[0]
+    for name in ("cdncnn-opponent", "cdncnn-b", "dncnn-b (opponent)", "dncnn-b (per channel)", "bm3d", "median"):
+        assert f"| {name} |" in gaussian, name
+    assert "--model dncnn-b --dataset samples --sigma 15 25 50 --color-mode rgb" in gaussian
+    assert "| DnCNN-B in opponent space, colour-trained, σ=25" in text
     assert "## Mixed noise (SAMPLES)" in text and "## Camera ISO noise (SAMPLES)" in text
     iso = text.split("## Camera ISO noise")[1].split("##")[0]
     for name in ("dilated-iso", "dilated-iso (2 passes)", "sequential-sidd", "cdncnn-b", "dncnn-mixed", "bm3d", "median", "noisy input"):

@@ -51,6 +51,17 @@ def build(name: str, **options):
     return _BUILDERS[name](**options)
 
 
+def default_option(name: str, option: str):
+    """The default value of builder ``name``'s ``option`` (``default_option("dncnn", "channels")`` -> 1), None if it has none."""
+    import inspect
+
+    _load_families()
+    if name not in _BUILDERS:
+        raise ValueError(f"unknown model {name!r}: expected one of {sorted(_BUILDERS)}")
+    parameter = inspect.signature(_BUILDERS[name]).parameters.get(option)
+    return None if parameter is None or parameter.default is inspect.Parameter.empty else parameter.default
+
+
 def _load_families() -> None:
     from . import dncnn, ffdnet  # noqa: F401  (registration happens at import)
 
