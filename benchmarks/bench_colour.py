@@ -74,12 +74,12 @@ def main(argv=None) -> int:
     parser.add_argument("--paths", nargs="+", default=list(PACKAGE_PATHS + EXTRA_PATHS), choices=PACKAGE_PATHS + EXTRA_PATHS)
     args = parser.parse_args(argv)
 
-    from denoise_tf import datasets, evaluate, inference, metrics
+    from denoise_tf import datasets, evaluate, inference, metrics, zoo
 
     images, _ = datasets.load("cbsd68", color=True, limit=args.limit)
     lines = []
     for name in args.models:
-        model = evaluate.load_model(name)
+        model = zoo.load_model(name)
         for sigma in args.sigmas:
             cells = []
             for path in args.paths:

@@ -191,7 +191,6 @@ def report(command: str, args, on_cpu: bool, bf16: float, fp32: float, load: flo
 
 def main(argv=None) -> int:
     import jax
-    import keras
 
     on_cpu = jax.default_backend() == "cpu"
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -76,11 +76,11 @@ def _demo(args) -> int:
 def _evaluate(args) -> int:
     import json
 
-    from . import datasets, evaluate
+    from . import datasets, evaluate, zoo
 
     # Check every name first, so a typo in the last model or the set fails now, not after an hour.
     try:
-        kinds = {model: evaluate.model_kind(model) for model in args.model}
+        kinds = {model: zoo.model_kind(model) for model in args.model}
         datasets.resolve(args.dataset)
         specs = evaluate.check_noise_specs(args.noise) if args.noise is not None else None
     except USER_ERRORS as error:
@@ -162,7 +162,7 @@ def _denoise(args) -> int:
     import os
     from pathlib import Path
 
-    from . import datasets, evaluate, images
+    from . import datasets, images, zoo
 
     def check_writable(out) -> None:
         """Fail now (before any model is loaded) when ``out`` cannot be written."""
@@ -182,7 +182,7 @@ def _denoise(args) -> int:
     if not source.exists():
         raise CommandError(f"input {source} not found: expected an image file or a folder of images")
     try:
-        evaluate.model_kind(args.model)
+        zoo.model_kind(args.model)
     except ValueError as error:
         raise CommandError(str(error)) from None
     if args.sigma is not None:
@@ -215,10 +215,10 @@ def _denoise(args) -> int:
         target.mkdir(parents=True, exist_ok=True)
     options = {"tile": args.tile} if args.tile else {}
     if args.color_mode is not None:
-        if evaluate.model_kind(args.model) == "classical":
+        if zoo.model_kind(args.model) == "classical":
             raise CommandError(f"--color-mode applies to gray neural models; {args.model} denoises colour images itself")
         options["color_mode"] = args.color_mode
-    denoiser = evaluate.make_denoiser(args.model, sigma=args.sigma, **options)
+    denoiser = zoo.make_denoiser(args.model, sigma=args.sigma, **options)
     failed = []
     for file, out in zip(files, outputs):
         try:
@@ -286,7 +286,7 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
 
     demo = commands.add_parser("demo", help="noise the bundled sample images, denoise them, write figures/demo.png")
-    demo.add_argument("--model", help="shipped weights name or classical method (default: dncnn-b if shipped, else bm3d)")
+    demo.add_argument("--model", help="shipped weights name or classical method (default: cdncnn-opponent, else dncnn-b if shipped, else bm3d)")
     demo.add_argument("--sigma", type=float, default=25.0, help="Gaussian noise sigma on the 0-255 scale (default 25)")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--output", default="figures/demo.png", help="figure path (default figures/demo.png)")

@@ -3,7 +3,6 @@ backups, epoch sync, run summary."""
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from pathlib import Path

@@ -1,12 +1,12 @@
 """The main job on an embedded default: noise the bundled sample images, denoise, save a figure.
 
-``python -m denoise_tf demo`` uses the shipped DnCNN-B (blind gray) when its weights are in the
-package and BM3D otherwise, at sigma 25, and writes ``figures/demo.png`` with PSNR / SSIM.
+``python -m denoise_tf demo`` uses the first shipped model of :data:`DEFAULT_MODELS` (the
+colour-trained blind DnCNN, then the gray DnCNN-B) and BM3D when none ships, at sigma 25, and writes ``figures/demo.png`` with PSNR / SSIM.
 
 The images keep their own channels (the bundled astronaut and chelsea are colour, camera is
 gray), with independent noise drawn in each RGB channel. A gray model denoises a colour photo
 along a decorrelating colour path (DnCNN-B: the opponent colour space, see
-:mod:`denoise_tf.colour` and :func:`denoise_tf.evaluate.make_denoiser`); a colour model gets
+:mod:`denoise_tf.colour` and :func:`denoise_tf.zoo.make_denoiser`); a colour model gets
 the gray images repeated to RGB.
 """
 
@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from .zoo import DEFAULT_MODELS, default_model  # noqa: F401  (the demo's default denoiser)
 
 
 def sample_images(color: bool | None, limit: int = 3):
@@ -44,20 +46,13 @@ def get_denoiser(name: str, sigma: float | None):
     """A denoiser object with ``.denoise(image)`` and ``.name``: shipped weights or a classical method.
 
     Gray shipped models take colour images along their default colour path
-    (:func:`denoise_tf.evaluate.make_denoiser`).
+    (:func:`denoise_tf.zoo.make_denoiser`).
     """
-    from . import classical, evaluate, pretrained
+    from . import classical, pretrained, zoo
 
     if name in pretrained.available():
-        return evaluate.make_denoiser(name, sigma=sigma)
+        return zoo.make_denoiser(name, sigma=sigma)
     return classical.get(name, sigma=sigma)
-
-
-def default_model() -> str:
-    """DnCNN-B when its weights ship with the package, else BM3D."""
-    from . import pretrained
-
-    return "dncnn-b" if "dncnn-b" in pretrained.available() else "bm3d"
 
 
 def run(model: str | None = None, sigma: float = 25.0, seed: int = 0, output="figures/demo.png", limit: int = 3) -> dict:

@@ -25,7 +25,7 @@ reads the set as it is (a colour set such as ``cbsd68`` in RGB, a gray set in gr
 file by file), ``color=True`` in RGB (gray files repeated), ``color=False`` in gray (ITU-R 601
 luminance). A gray neural model on an RGB image denoises it along a decorrelating colour path
 (:mod:`denoise_tf.colour`, option ``color_mode``; by default ``"opponent"``, and
-``"opponent-rgb-luma"`` for fixed-sigma models, see :func:`make_denoiser`; ``"rgb"`` is the plain
+``"opponent-rgb-luma"`` for fixed-sigma models, see :func:`denoise_tf.zoo.make_denoiser`; ``"rgb"`` is the plain
 channel-by-channel path) and its rows are named after that path: ``dncnn-b (opponent)``,
 ``dncnn-s25 (opponent, per-channel luma)``, ``dncnn-b (per channel)``. A colour model on a gray
 image gets it repeated to RGB and its output converted back to gray. Each row records
@@ -46,151 +46,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-
-def model_kind(name: str) -> str:
-    """What ``name`` refers to: ``"pretrained"``, ``"run"``, ``"keras"`` or ``"classical"``.
-
-    Cheap (nothing is loaded), so callers can check every name before starting long work.
-
-    Raises
-    ------
-    ValueError
-        ``name`` is none of them; the message lists the shipped weights and classical methods.
-    """
-    from . import classical, pretrained
-
-    name = str(name)
-    if name in pretrained.available():
-        return "pretrained"
-    path = Path(name)
-    if path.is_dir():
-        return "run"
-    if path.suffix == ".keras" and path.is_file():
-        return "keras"
-    if name in classical.available():
-        return "classical"
-    missing = ""
-    if path.suffix == ".keras" or any(c in name for c in "/\\"):
-        missing = f" (no such {'file' if path.suffix == '.keras' else 'run folder'}: {path})"
-    raise ValueError(
-        f"unknown model {name!r}{missing}: expected shipped weights {pretrained.available()}, a run folder, "
-        f"a .keras file, or a classical method {sorted(classical.available())}"
-    )
-
-
-def load_model(name: str):
-    """The Keras model behind a neural ``name``: shipped weights, a run folder (best weights) or a ``.keras`` file.
-
-    Raises
-    ------
-    ValueError
-        ``name`` is a classical method or unknown (see :func:`model_kind`).
-    """
-    from . import pretrained
-
-    kind = model_kind(name)
-    if kind == "pretrained":
-        return pretrained.load(name)
-    if kind == "run":
-        from .runs import load_run_model
-
-        return load_run_model(Path(name), "best")
-    if kind == "keras":
-        import keras
-
-        return keras.models.load_model(Path(name), compile=False)
-    raise ValueError(f"{name!r} is a classical method, not a neural model")
-
-
-def make_denoiser(name: str, sigma: float | None = None, **options):
-    """A denoiser object (``.denoise(image)``, ``.name``) from a name.
-
-    ``name`` is a shipped weights name (``dncnn-s25``, see :mod:`denoise_tf.pretrained`), a run
-    folder (its best weights), a ``.keras`` model file, or a classical method (``bm3d``, ``nlm``,
-    ``median``...). ``sigma`` (0-255) goes to the methods that take a noise level. An unknown
-    name raises ``ValueError`` (see :func:`model_kind`).
-
-    A neural denoiser of a gray model also takes RGB images, along the colour path of its
-    ``color_mode`` option (:func:`denoise_tf.inference.denoise`): when not given,
-    :func:`denoise_tf.colour.default_mode` of the model's training noise
-    (:func:`training_noise`): ``"opponent-rgb-luma"`` for fixed-sigma models (``dncnn-s25``),
-    ``"opponent"`` for the others; ``"rgb"`` is channel by channel. ``color_mode`` given for a
-    classical method raises ``ValueError`` (those denoise colour images themselves).
-    """
-    from . import classical, inference
-
-    kind = model_kind(name)
-    if kind == "classical":
-        _refuse_color_mode(name, options)
-        return classical.get(name, sigma=sigma, **options)
-    label = {"pretrained": str(name), "run": Path(name).name, "keras": Path(name).stem}[kind]
-    return neural_denoiser(load_model(name), name, sigma=sigma, label=label, **options)
-
-
-def gray_colour_path(model, name: str, color_mode: str | None = None) -> str | None:
-    """The colour path a gray ``model`` (named ``name``) takes on RGB images, None for other models.
-
-    ``color_mode`` when given, else :func:`denoise_tf.colour.default_mode` of the model's
-    training noise (:func:`training_noise`).
-    """
-    from . import inference
-    from .colour import check_mode, default_mode
-
-    if inference.model_channels(model) != 1:
-        return None
-    return check_mode(color_mode) if color_mode is not None else default_mode(training_noise(name))
-
-
-def neural_denoiser(model, name: str, sigma: float | None = None, label: str | None = None, **options):
-    """:class:`denoise_tf.inference.NeuralDenoiser` of a loaded ``model`` named ``name``.
-
-    A gray model meets RGB images along :func:`gray_colour_path` (``color_mode`` overrides it);
-    ``options`` go to the denoiser (``tile``, ``overlap``, ``progress``...).
-    """
-    from . import inference
-
-    mode = gray_colour_path(model, name, options.get("color_mode"))
-    if mode is not None:
-        options = {**options, "color_mode": mode}
-    return inference.NeuralDenoiser(model, sigma=sigma, name=label or str(name), **options)
-
-
-def training_noise(name: str) -> str | None:
-    """The noise spec a neural ``name`` was trained on (registry or run config), None if unknown.
-
-    Shipped weights: their registry ``noise``; a run folder: its ``config.json`` ``noise``; a
-    ``.keras`` file or a classical method: None.
-    """
-    import json
-
-    from . import pretrained
-
-    if name in pretrained.available():
-        return pretrained.entry(name).get("noise")
-    config = Path(name) / "config.json"
-    if Path(name).is_dir() and config.is_file():
-        try:
-            return json.loads(config.read_text()).get("noise")
-        except (OSError, ValueError):
-            return None
-    return None
-
-
-def _refuse_color_mode(name: str, options: dict) -> None:
-    if options.get("color_mode") is not None:
-        raise ValueError(
-            f"color_mode applies to gray neural models on colour images; {name!r} is a classical method "
-            "(it denoises colour images itself): leave color_mode out for it"
-        )
-
-
-def model_is_color(name: str) -> bool | None:
-    """True/False for shipped weights (their channel count), None for anything else."""
-    from . import pretrained
-
-    if name in pretrained.available():
-        return pretrained.channels(name) == 3
-    return None
+from .zoo import make_denoiser, model_kind, refuse_color_mode
 
 
 #: Denoiser options that do not change the result (execution only): left out of display names.
@@ -225,9 +81,9 @@ def display_name(model: str, **options) -> str:
 def row_name(model: str, denoiser, image: np.ndarray, **options) -> str:
     """The ``model`` field of one row: :func:`display_name`, with the colour path where one was taken.
 
-    ``denoiser`` is what :func:`make_denoiser` returned; ``image`` ``(H, W, C)`` the noisy input.
+    ``denoiser`` is what :func:`denoise_tf.zoo.make_denoiser` returned; ``image`` ``(H, W, C)`` the noisy input.
     A gray neural model on an RGB image names the colour path its denoiser takes (its
-    ``color_mode``, as :func:`make_denoiser` set it); every other pairing leaves ``color_mode``
+    ``color_mode``, as :func:`denoise_tf.zoo.make_denoiser` set it); every other pairing leaves ``color_mode``
     out of the name.
     """
     options = {k: v for k, v in options.items() if k != "color_mode"}
@@ -341,7 +197,7 @@ def evaluate(
     if sigmas is not None and noise is not None:
         raise ValueError("pass either sigmas (Gaussian noise) or noise (specs), not both")
     if model_kind(model) == "classical":  # an unknown model name fails here, before the set is read
-        _refuse_color_mode(model, options)
+        refuse_color_mode(model, options)
     if options.get("color_mode") is not None:
         inference.resolve_color_mode(options["color_mode"])
     specs = check_noise_specs(noise) if noise is not None else None

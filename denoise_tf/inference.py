@@ -36,7 +36,7 @@ float32 of the same shape clipped to [0, 1].
   ``sigma / sqrt3`` in the luminance, ``sigma`` in the chroma), each channel is denoised as a
   gray image, and the result goes back to RGB. Level-taking models get each channel's own level
   (``sigma`` times :func:`denoise_tf.colour.noise_factors`). ``"opponent-rgb-luma"`` (best for
-  fixed-sigma models; :func:`denoise_tf.evaluate.make_denoiser` picks it for them) takes the
+  fixed-sigma models; :func:`denoise_tf.zoo.make_denoiser` picks it for them) takes the
   luminance from R, G and B denoised one by one; ``"rgb"`` is the plain per-channel path, kept
   for comparison. Passes and clipping apply to the RGB result; the self-ensemble runs on the
   gray channels.

@@ -217,12 +217,12 @@ def remaining_budget(name: str) -> str:
 
 def side_by_side_figure(models, dataset: str, index: int, sigma: float, path: Path, limit=None) -> Path:
     """Original / noisy / each model's output for one test image under the evaluation protocol."""
-    from . import datasets, evaluate, plots
+    from . import datasets, evaluate, plots, zoo
 
     images, names = datasets.load(dataset, color=False, limit=index + 1)
     clean = images[index]
     noisy = evaluate.noisy_input(clean, f"gaussian:sigma={sigma:g}", [0, index])
-    outputs = {name: [np.clip(evaluate.make_denoiser(name, sigma=sigma).denoise(noisy), 0.0, 1.0)] for name in models}
+    outputs = {name: [np.clip(zoo.make_denoiser(name, sigma=sigma).denoise(noisy), 0.0, 1.0)] for name in models}
     fig = plots.comparison([clean], [noisy], outputs, path=path, names=[f"{names[index]} σ={sigma:g}"], size=2.8)
     del fig
     return path

@@ -32,18 +32,18 @@ def _weighted_layers(model) -> list:
 
 def source_model(source: str | os.PathLike):
     """The model to copy from: shipped weights name, run folder (best weights), or ``.keras`` file."""
-    from . import evaluate, pretrained
+    from . import pretrained, zoo
 
     name = str(source)
     try:
-        kind = evaluate.model_kind(name)
+        kind = zoo.model_kind(name)
     except ValueError:
         kind = None
     if kind in (None, "classical"):
         raise ValueError(
             f"init_weights {name!r} is neither shipped weights {pretrained.available()}, a run folder nor a .keras file"
         )
-    return evaluate.load_model(name)
+    return zoo.load_model(name)
 
 
 def _inflate(value: np.ndarray, shape: tuple, role: str) -> np.ndarray | None:

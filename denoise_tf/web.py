@@ -406,7 +406,7 @@ def match_channels(image: np.ndarray, channels: int | None, model: str) -> tuple
     """How an image meets a model's channel count: ``(image, note)``.
 
     Colour to a gray model: denoised along the model's colour path
-    (:func:`denoise_tf.evaluate.gray_colour_path`: the opponent luminance and chroma channels, see
+    (:func:`denoise_tf.zoo.gray_colour_path`: the opponent luminance and chroma channels, see
     :mod:`denoise_tf.colour`). Gray to a colour model: repeated to RGB (converted back after
     denoising).
     """
@@ -414,9 +414,9 @@ def match_channels(image: np.ndarray, channels: int | None, model: str) -> tuple
     if channels is None or channels == have:
         return image, None
     if channels == 1 and have == 3:
-        from . import colour, evaluate, pretrained
+        from . import colour, pretrained, zoo
 
-        mode = evaluate.gray_colour_path(load_model(model), model) if model in pretrained.available() else colour.DEFAULT
+        mode = zoo.gray_colour_path(load_model(model), model) if model in pretrained.available() else colour.DEFAULT
         return image, f"colour image, gray model {model}: denoised along the {colour.LABELS[mode]} colour path"
     if channels == 3 and have == 1:
         return image, f"gray image, colour model {model}: repeated to RGB, the result converted back to gray"
@@ -426,17 +426,17 @@ def match_channels(image: np.ndarray, channels: int | None, model: str) -> tuple
 def run_denoiser(model: str, noisy: np.ndarray, sigma: float | None = None, tile: int | None = None, progress: bool = False) -> np.ndarray:
     """Denoise one ``(H, W, C)`` image with a shipped model or a classical method.
 
-    The neural denoiser is :func:`denoise_tf.evaluate.neural_denoiser` of the model this page
+    The neural denoiser is :func:`denoise_tf.zoo.neural_denoiser` of the model this page
     loaded once (:func:`load_model`), so channels meet the model as :func:`match_channels` says;
     ``tile`` is passed to :func:`denoise_tf.inference.denoise` (neural models only).
     """
-    from . import classical, evaluate
+    from . import classical, zoo
 
     info = denoiser_info(model)
     if not info.neural:
         return classical.get(model, sigma=sigma).denoise(noisy)
     options = {"tile": tile, "overlap": min(32, tile // 2)} if tile else {}
-    denoiser = evaluate.neural_denoiser(load_model(model), model, sigma=sigma, progress=progress, **options)
+    denoiser = zoo.neural_denoiser(load_model(model), model, sigma=sigma, progress=progress, **options)
     return denoiser.denoise(noisy)
 
 

@@ -36,12 +36,12 @@ print("profile:", PROFILE)"""),
 
 We use the images and the noise of lesson 05's protocol: Set12 in name order (or the bundled samples,
 as gray, when there is no data root), and Gaussian noise with seed `[0, k]` for image *k*, not clipped.
-`evaluate.make_denoiser(name, sigma)` returns a neural or a classical denoiser behind the same
+`zoo.make_denoiser(name, sigma)` returns a neural or a classical denoiser behind the same
 `.denoise(image)` call. Each denoiser is given the true σ, except DnCNN-S25, which is trained for
 σ = 25 alone."""),
     code("""from pathlib import Path
 
-from denoise_tf import datasets, evaluate, plots
+from denoise_tf import datasets, evaluate, plots, zoo
 
 FIGURES = Path("../figures")
 FIGURES.mkdir(exist_ok=True)
@@ -52,7 +52,7 @@ except (FileNotFoundError, ValueError):
     DATASET = "samples"  # no data root: the bundled images, as gray
     images, names = datasets.load(DATASET, color=False, limit=N_IMAGES)
 noisy = [evaluate.noisy_input(clean, f"gaussian:sigma={SIGMA}", seed=[0, k]) for k, clean in enumerate(images)]
-denoisers = {name: evaluate.make_denoiser(name, sigma=SIGMA) for name in DENOISERS}
+denoisers = {name: zoo.make_denoiser(name, sigma=SIGMA) for name in DENOISERS}
 outputs = {name: [denoiser.denoise(image) for image in noisy] for name, denoiser in denoisers.items()}
 print(DATASET, names, "sigma", SIGMA, "->", list(outputs))"""),
     md("""## 1 · Original, noisy, denoised

@@ -29,7 +29,7 @@ One of the bundled sample photos (`datasets.load("samples")`), centre-cropped in
 Images are float32 in [0, 1], shape `(H, W, 3)`."""),
     code("""from pathlib import Path
 
-from denoise_tf import datasets, evaluate, metrics, noise, plots
+from denoise_tf import datasets, evaluate, metrics, noise, plots, zoo
 
 FIGURES = Path("../figures")
 FIGURES.mkdir(exist_ok=True)
@@ -126,7 +126,7 @@ print("shipped colour models:", colour or "none yet (configs/*_cpu.yaml and conf
 spec = targets.MIXED_TESTS[5]
 noisy = np.clip(noise.apply(clean, spec, seed=[0, 4]), 0, 1).astype(np.float32)
 for name in colour:
-    out = np.clip(evaluate.make_denoiser(name).denoise(noisy), 0, 1)
+    out = np.clip(zoo.make_denoiser(name).denoise(noisy), 0, 1)
     print(f"{name}: {metrics.psnr(clean, noisy):.2f} -> {metrics.psnr(clean, out):.2f} dB on `{spec}`")"""),
     md("""## Take-aways
 

@@ -31,7 +31,6 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import subprocess

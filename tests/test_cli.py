@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from denoise_tf import __main__ as cli
-from denoise_tf import datasets, evaluate, metrics, noise
+from denoise_tf import datasets, evaluate, metrics, noise, zoo
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,7 +63,7 @@ def test_denoise_file_and_folder_never_over_inputs(tmp_path):
 
 def test_unknown_model_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown model 'bm4x'.*bm3d"):
-        evaluate.make_denoiser("bm4x", sigma=25)
+        zoo.make_denoiser("bm4x", sigma=25)
 
 
 def test_module_entry_point_runs():
@@ -117,7 +117,7 @@ def test_a_hard_link_to_the_input_is_never_written(tmp_path, monkeypatch):
     link = tmp_path / "elsewhere" / "out.png"
     link.parent.mkdir()
     os.link(source, link)
-    monkeypatch.setattr(evaluate, "make_denoiser", lambda *a, **k: pytest.fail("the model was loaded"))
+    monkeypatch.setattr(zoo, "make_denoiser", lambda *a, **k: pytest.fail("the model was loaded"))
     with pytest.raises(SystemExit, match="error: refusing to write over the input image") as caught:
         cli.main(["denoise", str(source), str(link), "--model", "median", "--overwrite"])
     assert caught.value.code == cli.EXIT_REFUSED == 2
@@ -152,7 +152,7 @@ def test_colour_depth_and_alpha_are_kept(tmp_path, monkeypatch, capsys):
     rgba = rng.integers(0, 256, (24, 32, 4)).astype(np.uint8)
     cv2.imwrite(str(tmp_path / "alpha.png"), rgba)
     recorder = _Recorder()
-    monkeypatch.setattr(evaluate, "make_denoiser", lambda *a, **k: recorder)
+    monkeypatch.setattr(zoo, "make_denoiser", lambda *a, **k: recorder)
     # a gray model name: the colour image still goes to the denoiser in colour, not converted to gray
     assert cli.main(["denoise", str(tmp_path / "deep.png"), str(tmp_path / "out.png"), "--model", "dncnn-b"]) == 0
     assert recorder.seen == [(24, 32, 3)]
@@ -171,7 +171,7 @@ def test_colour_depth_and_alpha_are_kept(tmp_path, monkeypatch, capsys):
 @pytest.mark.parametrize("value", ["1e9", "-1", "256", "nan", "inf"])
 def test_sigma_outside_0_255_is_refused(tmp_path, monkeypatch, value):
     source = datasets.save_image(tmp_path / "in.png", _noisy((16, 16, 1), 0))
-    monkeypatch.setattr(evaluate, "make_denoiser", lambda *a, **k: pytest.fail("the model was loaded"))
+    monkeypatch.setattr(zoo, "make_denoiser", lambda *a, **k: pytest.fail("the model was loaded"))
     monkeypatch.setattr(evaluate, "evaluate", lambda *a, **k: pytest.fail("evaluated"))
     with pytest.raises(SystemExit, match=r"error: --sigma takes a noise level >= 0 and <= 255") as caught:
         cli.main(["denoise", str(source), str(tmp_path / "out.png"), "--model", "bm3d", "--sigma", value])
@@ -235,5 +235,17 @@ def test_color_mode_and_gray_reach_the_library(tmp_path, capsys):
         cli.main(["denoise", str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--model", "median", "--color-mode", "rgb"])
     assert not (tmp_path / "out.png").exists()
     assert cli.main(["denoise", str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--model", "dncnn-b", "--color-mode", "rgb"]) == 0
-    expected = np.clip(evaluate.make_denoiser("dncnn-b", color_mode="rgb").denoise(image), 0, 1)
+    expected = np.clip(zoo.make_denoiser("dncnn-b", color_mode="rgb").denoise(image), 0, 1)
     assert np.abs(datasets.read_image(tmp_path / "out.png") - expected).max() <= 1 / 255 + 1e-6
+
+
+def test_default_model_is_the_first_shipped_of_the_defaults(monkeypatch):
+    from denoise_tf import demo, pretrained
+
+    shipped = ["dncnn-s25"]
+    monkeypatch.setattr(pretrained, "available", lambda: list(shipped))
+    assert demo.default_model() == "bm3d"
+    shipped.append("dncnn-b")
+    assert demo.default_model() == "dncnn-b"
+    shipped.append(demo.DEFAULT_MODELS[0])
+    assert demo.default_model() == demo.DEFAULT_MODELS[0] == "cdncnn-opponent"

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from denoise_tf import __main__ as cli
-from denoise_tf import classical, datasets, evaluate, metrics, noise
+from denoise_tf import classical, datasets, evaluate, metrics, noise, zoo
 
 SIGMA = 25
 #: Published BM3D mean PSNR on Set12 at sigma 25 (Zhang et al., DnCNN, TIP 2017, Table II).
@@ -168,18 +168,18 @@ def test_classical_denoise_refuses_a_0_255_image():
     with pytest.raises(ValueError, match=r"image has values up to 128.*expected in \[0, 1\].*divide .* by 255"):
         classical.denoise(image, "median")
     with pytest.raises(ValueError, match=r"expected in \[0, 1\]"):
-        evaluate.make_denoiser("bm3d", sigma=25).denoise(image)
+        zoo.make_denoiser("bm3d", sigma=25).denoise(image)
 
 
 def test_neural_denoise_refuses_a_0_255_image():
     image = np.full((32, 32, 1), 128.0, dtype=np.float32)
     with pytest.raises(ValueError, match=r"expected in \[0, 1\]"):
-        evaluate.make_denoiser("dncnn-s25").denoise(image)
+        zoo.make_denoiser("dncnn-s25").denoise(image)
 
 
 def test_unknown_model_name(noisy_files, tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"unknown model 'bm4d'.*shipped weights \[.*dncnn-s25.*classical method \[.*bm3d"):
-        evaluate.make_denoiser("bm4d", sigma=25)
+        zoo.make_denoiser("bm4d", sigma=25)
     with pytest.raises(ValueError, match=r"unknown model 'runs/none.keras' \(no such file"):
         evaluate.evaluate("runs/none.keras", "samples", [SIGMA])
     with pytest.raises(SystemExit, match=r"error: unknown model 'bm4d'.*expected"):
@@ -345,7 +345,7 @@ def test_color_mode_is_checked_before_any_work(colour_set, monkeypatch):
     with pytest.raises(ValueError, match=r"color_mode must be one of \['opponent', 'opponent-rgb-luma', 'rgb'\]"):
         evaluate.evaluate("dncnn-b", str(colour_set), [SIGMA], color_mode="ycbcr")
     with pytest.raises(ValueError, match="color_mode applies to gray neural models"):
-        evaluate.make_denoiser("median", sigma=SIGMA, color_mode="opponent")
+        zoo.make_denoiser("median", sigma=SIGMA, color_mode="opponent")
 
 
 def test_evaluate_command_scores_gray_and_classical_models_on_the_same_colour_images(colour_set, capsys, load_once):

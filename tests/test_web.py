@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from denoise_tf import __main__ as cli
-from denoise_tf import classical, datasets, evaluate, inference, metrics, noise, pretrained, web
+from denoise_tf import classical, datasets, inference, metrics, noise, pretrained, web, zoo
 
 
 @pytest.fixture()
@@ -140,8 +140,8 @@ def test_channel_mismatches_are_handled_with_a_note(gray):
     result = web.process(colour, "dncnn-s25", "gaussian", 25)
     assert result.denoised.shape == colour.shape
     assert "dncnn-s25: denoised along the opponent, per-channel luma colour path" in result.notes[0]
-    # the page's denoiser is the package's: the same colour path as evaluate.make_denoiser
-    expected = evaluate.make_denoiser("dncnn-s25").denoise(result.noisy)
+    # the page's denoiser is the package's: the same colour path as zoo.make_denoiser
+    expected = zoo.make_denoiser("dncnn-s25").denoise(result.noisy)
     np.testing.assert_allclose(result.denoised, np.clip(expected, 0, 1), atol=1e-5)
 
 

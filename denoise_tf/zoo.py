@@ -1,0 +1,202 @@
+"""Names to denoisers: one resolver for every name the package, the CLI and the notebooks take.
+
+A name is shipped weights (``dncnn-b``, :mod:`denoise_tf.pretrained`), a run folder (its best
+weights), a ``.keras`` model file, or a classical method (``bm3d``, ``median``...,
+:mod:`denoise_tf.classical`). :func:`model_kind` tells which without loading anything,
+:func:`load_model` builds the Keras model of a neural name, :func:`make_denoiser` returns an
+object with ``.denoise(image)`` and ``.name`` for any name, and :func:`denoise` runs one image
+through it. Images are float32 in [0, 1], ``(H, W, C)`` or ``(N, H, W, C)``; sigma on the 0-255
+scale.
+
+A gray neural model takes RGB images along a colour path (:mod:`denoise_tf.colour`):
+:func:`gray_colour_path` picks it from how the model was trained (:func:`training_noise`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: The default denoiser (demo, web page, :func:`denoise`): the first of these that ships, else BM3D.
+DEFAULT_MODELS = ("cdncnn-opponent", "dncnn-b")
+
+
+def default_model() -> str:
+    """The colour-trained blind DnCNN when it ships, else the gray DnCNN-B, else BM3D."""
+    from . import pretrained
+
+    shipped = pretrained.available()
+    return next((name for name in DEFAULT_MODELS if name in shipped), "bm3d")
+
+
+def model_kind(name: str) -> str:
+    """What ``name`` refers to: ``"pretrained"``, ``"run"``, ``"keras"`` or ``"classical"``.
+
+    Cheap (nothing is loaded), so callers can check every name before starting long work.
+
+    Raises
+    ------
+    ValueError
+        ``name`` is none of them; the message lists the shipped weights and classical methods.
+    """
+    from . import classical, pretrained
+
+    name = str(name)
+    if name in pretrained.available():
+        return "pretrained"
+    path = Path(name)
+    if path.is_dir():
+        return "run"
+    if path.suffix == ".keras" and path.is_file():
+        return "keras"
+    if name in classical.available():
+        return "classical"
+    missing = ""
+    if path.suffix == ".keras" or any(c in name for c in "/\\"):
+        missing = f" (no such {'file' if path.suffix == '.keras' else 'run folder'}: {path})"
+    raise ValueError(
+        f"unknown model {name!r}{missing}: expected shipped weights {pretrained.available()}, a run folder, "
+        f"a .keras file, or a classical method {sorted(classical.available())}"
+    )
+
+
+def load_model(name: str):
+    """The Keras model behind a neural ``name``: shipped weights, a run folder (best weights) or a ``.keras`` file.
+
+    Raises
+    ------
+    ValueError
+        ``name`` is a classical method or unknown (see :func:`model_kind`).
+    """
+    from . import pretrained
+
+    kind = model_kind(name)
+    if kind == "pretrained":
+        return pretrained.load(name)
+    if kind == "run":
+        from .runs import load_run_model
+
+        return load_run_model(Path(name), "best")
+    if kind == "keras":
+        import keras
+
+        return keras.models.load_model(Path(name), compile=False)
+    raise ValueError(f"{name!r} is a classical method, not a neural model")
+
+
+def make_denoiser(name: str, sigma: float | None = None, **options):
+    """A denoiser object (``.denoise(image)``, ``.name``) from a name.
+
+    ``name`` is a shipped weights name (``dncnn-s25``, see :mod:`denoise_tf.pretrained`), a run
+    folder (its best weights), a ``.keras`` model file, or a classical method (``bm3d``, ``nlm``,
+    ``median``...). ``sigma`` (0-255) goes to the methods that take a noise level. An unknown
+    name raises ``ValueError`` (see :func:`model_kind`).
+
+    A neural denoiser of a gray model also takes RGB images, along the colour path of its
+    ``color_mode`` option (:func:`denoise_tf.inference.denoise`): when not given,
+    :func:`denoise_tf.colour.default_mode` of the model's training noise
+    (:func:`training_noise`): ``"opponent-rgb-luma"`` for fixed-sigma models (``dncnn-s25``),
+    ``"opponent"`` for the others; ``"rgb"`` is channel by channel. ``color_mode`` given for a
+    classical method raises ``ValueError`` (those denoise colour images themselves).
+    """
+    from . import classical
+
+    kind = model_kind(name)
+    if kind == "classical":
+        refuse_color_mode(name, options)
+        return classical.get(name, sigma=sigma, **options)
+    label = {"pretrained": str(name), "run": Path(name).name, "keras": Path(name).stem}[kind]
+    return neural_denoiser(load_model(name), name, sigma=sigma, label=label, **options)
+
+
+def gray_colour_path(model, name: str, color_mode: str | None = None) -> str | None:
+    """The colour path a gray ``model`` (named ``name``) takes on RGB images, None for other models.
+
+    ``color_mode`` when given, else :func:`denoise_tf.colour.default_mode` of the model's
+    training noise (:func:`training_noise`).
+    """
+    from . import inference
+    from .colour import check_mode, default_mode
+
+    if inference.model_channels(model) != 1:
+        return None
+    return check_mode(color_mode) if color_mode is not None else default_mode(training_noise(name))
+
+
+def neural_denoiser(model, name: str, sigma: float | None = None, label: str | None = None, **options):
+    """:class:`denoise_tf.inference.NeuralDenoiser` of a loaded ``model`` named ``name``.
+
+    A gray model meets RGB images along :func:`gray_colour_path` (``color_mode`` overrides it);
+    ``options`` go to the denoiser (``tile``, ``overlap``, ``progress``...).
+    """
+    from . import inference
+
+    mode = gray_colour_path(model, name, options.get("color_mode"))
+    if mode is not None:
+        options = {**options, "color_mode": mode}
+    return inference.NeuralDenoiser(model, sigma=sigma, name=label or str(name), **options)
+
+
+def training_noise(name: str) -> str | None:
+    """The noise spec a neural ``name`` was trained on (registry or run config), None if unknown.
+
+    Shipped weights: their registry ``noise``; a run folder: its ``config.json`` ``noise``; a
+    ``.keras`` file or a classical method: None.
+    """
+    import json
+
+    from . import pretrained
+
+    if name in pretrained.available():
+        return pretrained.entry(name).get("noise")
+    config = Path(name) / "config.json"
+    if Path(name).is_dir() and config.is_file():
+        try:
+            return json.loads(config.read_text()).get("noise")
+        except (OSError, ValueError):
+            return None
+    return None
+
+
+def refuse_color_mode(name: str, options: dict) -> None:
+    """``ValueError`` when ``options`` give a classical method ``name`` a colour path (``color_mode``)."""
+    if options.get("color_mode") is not None:
+        raise ValueError(
+            f"color_mode applies to gray neural models on colour images; {name!r} is a classical method "
+            "(it denoises colour images itself): leave color_mode out for it"
+        )
+
+
+def model_is_color(name: str) -> bool | None:
+    """True/False for shipped weights (their channel count), None for anything else."""
+    from . import pretrained
+
+    if name in pretrained.available():
+        return pretrained.channels(name) == 3
+    return None
+
+
+def denoise(image, sigma: float | None = None, model: str | None = None, **options):
+    """Denoise ``image`` with ``model`` (by default :func:`default_model`).
+
+    Parameters
+    ----------
+    image : ndarray
+        float32 in [0, 1], ``(H, W, C)`` or ``(N, H, W, C)``, C 1 (gray) or 3 (RGB).
+    sigma : float or None
+        Noise level on the 0-255 scale for models and methods that take one (FFDNet, BM3D...);
+        blind models ignore it.
+    model : str or None
+        Any name :func:`make_denoiser` takes; default :func:`default_model`.
+    **options
+        Denoiser options (``tile``, ``color_mode``, ``passes``...).
+
+    Returns
+    -------
+    ndarray
+        float32, the shape of ``image``, clipped to [0, 1].
+    """
+    import numpy as np
+
+    if model is None:
+        model = default_model()
+    return np.clip(make_denoiser(model, sigma=sigma, **options).denoise(image), 0.0, 1.0).astype(np.float32)
