@@ -258,6 +258,11 @@ def _check_size(size, name: str) -> None:
 # Public API
 
 
+def takes_sigma(method: str) -> bool:
+    """Whether classical ``method`` uses the noise level ``sigma`` (BM3D, NLM...; not median or mean)."""
+    return _method(method).uses_sigma
+
+
 def _method(method: str) -> _Method:
     if method not in _METHODS:
         raise ValueError(f"unknown classical method {method!r}: expected one of {sorted(_METHODS)}")

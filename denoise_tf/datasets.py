@@ -35,7 +35,6 @@ from .images import (  # noqa: F401
     ENV_MAX_PIXELS,
     IMAGE_SUFFIXES,
     ImageTooLargeError,
-    _check_jpeg_complete,
     convert_channels,
     read_image,
     save_image,

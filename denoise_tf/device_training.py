@@ -609,8 +609,8 @@ class DeviceRun:
             from .warmstart import copy_weights
 
             files["init_weights.json"] = {"source": config.init_weights, **copy_weights(self.model, config.init_weights)}
-        if pipeline._uses_holdout(config):
-            files["holdout.json"] = pipeline._holdout_names(config)
+        if pipeline.uses_holdout(config):
+            files["holdout.json"] = pipeline.holdout_names(config)
         shared = {} if shared is None else shared
         data_key = json.dumps([config.train_data, config.train_limit, config.data_root, config.color, config.patch_mode,
                                config.patch_scales, config.patch_size, config.patch_stride, config.val_holdout,

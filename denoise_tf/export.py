@@ -220,9 +220,9 @@ def has_batchnorm(model) -> bool:
 
 def _model_info(model) -> dict:
     from . import __version__
-    from .inference import _geometry, model_channels, takes_level
+    from .inference import tile_geometry, model_channels, takes_level
 
-    align, radius = _geometry(model)
+    align, radius = tile_geometry(model)
     return {
         "name": model.name,
         "channels": model_channels(model),

@@ -87,7 +87,7 @@ def takes_level(model) -> bool:
     return len(_model_inputs(model)) == 2
 
 
-def _geometry(model) -> tuple[int, int]:
+def tile_geometry(model) -> tuple[int, int]:
     """``(alignment, receptive radius)``: total down-sampling factor and half receptive field."""
     if getattr(model, "geometry", None) is not None:  # denoise_tf.export.ExportedModel stores its own
         return tuple(model.geometry)
@@ -512,7 +512,7 @@ def denoise(
     single = image.ndim == 3
     batch = image[None] if single else image
     levels = _levels(sigma, len(batch), model) if takes_level(model) else None
-    align, radius = _geometry(model)
+    align, radius = tile_geometry(model)
     have = batch.shape[-1]
     adapter = _Channels(mode if (channels, have) == (1, 3) else "repeat" if (channels, have) == (3, 1) else None)
 

@@ -608,7 +608,7 @@ def holdout_split(items, val: int, test: int = 0, seed: int = HOLDOUT_SEED) -> t
     return [items[i] for i in range(n) if i not in held], [items[i] for i in val_index], [items[i] for i in test_index]
 
 
-def _uses_holdout(config: TrainConfig) -> bool:
+def uses_holdout(config: TrainConfig) -> bool:
     return bool(config.val_holdout or config.test_holdout)
 
 
@@ -635,7 +635,7 @@ def load_training_images(config: TrainConfig) -> list:
     """Clean training images of the config (without held-out ones), float32 ``(H, W, C)``."""
     from . import datasets
 
-    if not _uses_holdout(config):
+    if not uses_holdout(config):
         images, _ = datasets.load(config.train_data, color=config.color, limit=config.train_limit, data_root=config.data_root)
         return images
     files = holdout_files(config)[0][: config.train_limit]
@@ -707,6 +707,6 @@ def load_paired(config: TrainConfig):
     return train_noisy, train_clean, val_pairs, names
 
 
-def _holdout_names(config: TrainConfig) -> dict:
+def holdout_names(config: TrainConfig) -> dict:
     _, val, test = holdout_files(config)
     return {"val": [f.name for f in val], "test": [f.name for f in test]}

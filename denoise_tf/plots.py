@@ -9,7 +9,8 @@ from typing import Sequence
 import numpy as np
 
 
-def _figure(rows: int, cols: int, size: float):
+def figure_grid(rows: int, cols: int, size: float):
+    """A matplotlib ``(figure, axes)`` grid of ``rows`` x ``cols`` panels of ``size`` inches (Agg without a display)."""
     import matplotlib
 
     if not os.environ.get("DISPLAY") and "inline" not in matplotlib.get_backend().lower():
@@ -42,7 +43,7 @@ def side_by_side(
 
     Saves to ``path`` (PNG, parent folders created) when given; returns the figure.
     """
-    fig, axes = _figure(len(rows), max(len(r) for r in rows), size)
+    fig, axes = figure_grid(len(rows), max(len(r) for r in rows), size)
     for i, (images, names) in enumerate(zip(rows, titles)):
         for j, ax in enumerate(axes[i]):
             if j < len(images):
@@ -67,7 +68,7 @@ def training_curves(run_dirs, path: str | os.PathLike | None = None, labels: Seq
 
     if isinstance(run_dirs, (str, os.PathLike)):
         run_dirs = [run_dirs]
-    fig, axes = _figure(1, 2, 4.0)
+    fig, axes = figure_grid(1, 2, 4.0)
     for k, run_dir in enumerate(run_dirs):
         log = Path(run_dir) / "log.csv"
         if not log.is_file():
@@ -196,7 +197,7 @@ def zoom_grid(
     n = _same_length(images=images, titles=titles)
     images = [_as_image(image, f"image {k}") for k, image in enumerate(images)]
     top, left, height, width = _check_box(box, [image.shape for image in images])
-    fig, axes = _figure(2, n, size)
+    fig, axes = figure_grid(2, n, size)
     for k, (image, title) in enumerate(zip(images, titles)):
         show_image(axes[0][k], image, title)
         axes[0][k].add_patch(Rectangle((left - 0.5, top - 0.5), width, height, fill=False, edgecolor="red", linewidth=1.5))
@@ -241,7 +242,7 @@ def residual_maps(
     if limit is None:
         limit = float(np.percentile(np.abs(255.0 * (noisy - clean)), 99.5)) or 1.0
     top = float(np.percentile(np.stack(errors), 99.5)) or 1.0
-    fig, axes = _figure(2, n, size)
+    fig, axes = figure_grid(2, n, size)
     fig.set_size_inches(size * n + 1.0, size * 2)
     fig.set_layout_engine("constrained")
     for k in range(n):
@@ -278,7 +279,7 @@ def psnr_curves(
     missing = sorted({"model", "sigma", metric} - set(summary[0]))
     if missing:
         raise ValueError(f"summary rows need keys model, sigma, {metric} (evaluate.summarize output); missing {missing}")
-    fig, axes = _figure(1, 1, 4.5)
+    fig, axes = figure_grid(1, 1, 4.5)
     ax = axes[0][0]
     fig.set_size_inches(6.0, 4.5)
     for model in dict.fromkeys(row["model"] for row in summary):
@@ -316,7 +317,7 @@ def time_per_image(rows: Sequence[dict], path: str | os.PathLike | None = None, 
     models = list(dict.fromkeys(row["model"] for row in rows))
     seconds = [float(np.median([r["seconds"] for r in rows if r["model"] == m])) for m in models]
     order = np.argsort(seconds)
-    fig, axes = _figure(1, 1, 4.0)
+    fig, axes = figure_grid(1, 1, 4.0)
     ax = axes[0][0]
     fig.set_size_inches(6.5, 0.35 * len(models) + 1.5)
     ax.barh([models[i] for i in order], [max(seconds[i], 1e-4) for i in order], color="tab:blue")

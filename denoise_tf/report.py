@@ -153,7 +153,7 @@ def psnr_vs_sigma(models, dataset: str, sigmas, results: Path, path: Path, limit
     """Seed 004's figure: mean PSNR across noise levels, one line per model."""
     from . import evaluate, plots
 
-    fig, axes = plots._figure(1, 1, 4.5)
+    fig, axes = plots.figure_grid(1, 1, 4.5)
     ax = axes[0][0]
     for name in models:
         means = [evaluate.summarize(cached_rows(name, dataset, s, results, limit=limit))[0]["psnr"] for s in sigmas]

@@ -243,7 +243,7 @@ class TrainConfig:
 
 
 #: Training-data helpers that moved to :mod:`denoise_tf.pipeline` (still importable from here).
-_MOVED_TO_PIPELINE = ('HOLDOUT_SEED', 'holdout_split', '_uses_holdout', 'set_files', 'holdout_files', 'load_training_images', 'load_training_patches', 'load_validation', 'paired_root', 'load_paired', '_holdout_names')
+_MOVED_TO_PIPELINE = ('HOLDOUT_SEED', 'holdout_split', 'uses_holdout', 'set_files', 'holdout_files', 'load_training_images', 'load_training_patches', 'load_validation', 'paired_root', 'load_paired', 'holdout_names')
 
 
 def __getattr__(name):
@@ -511,8 +511,8 @@ def _fit(config: TrainConfig, run_dir: Path, resume: bool, plan, verbose, max_mi
             workers=config.workers,
         )
     else:
-        if pipeline._uses_holdout(config):
-            files["holdout.json"] = pipeline._holdout_names(config)
+        if pipeline.uses_holdout(config):
+            files["holdout.json"] = pipeline.holdout_names(config)
         if config.patch_mode == "crop":
             dataset_class, source, extra = pipeline.CropPatchDataset, pipeline.load_training_images(config), {"patch_size": config.patch_size}
         else:

@@ -215,7 +215,7 @@ def denoiser_info(name: str) -> DenoiserInfo:
         channels = pretrained.entry_channels(entry)
         return DenoiserInfo(name, True, channels, level, level)
     if name in classical.available():
-        return DenoiserInfo(name, False, None, False, classical._method(name).uses_sigma)
+        return DenoiserInfo(name, False, None, False, classical.takes_sigma(name))
     raise InputError(f"unknown denoiser {name!r}: expected one of {denoiser_names()}")
 
 

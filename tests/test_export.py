@@ -9,7 +9,7 @@ if keras.backend.backend() != "tensorflow":
 pytest.importorskip("tensorflow")
 
 from denoise_tf import export as ex  # noqa: E402
-from denoise_tf.inference import NeuralDenoiser, _geometry, denoise  # noqa: E402
+from denoise_tf.inference import NeuralDenoiser, tile_geometry, denoise  # noqa: E402
 from denoise_tf.models import build  # noqa: E402
 
 
@@ -108,7 +108,7 @@ def test_tflite_float_matches_keras(dncnn, dncnn_tflite):
     np.testing.assert_allclose(dncnn_tflite(x), np.asarray(dncnn(x, training=False)), atol=1e-4)
     meta = dncnn_tflite.metadata
     assert meta["format"] == "tflite" and meta["quantize"] is None and meta["batchnorm_folded"]
-    assert dncnn_tflite.name == dncnn.name and dncnn_tflite.geometry == _geometry(dncnn) == (1, 5)
+    assert dncnn_tflite.name == dncnn.name and dncnn_tflite.geometry == tile_geometry(dncnn) == (1, 5)
 
 
 def test_tflite_through_denoise(dncnn, dncnn_tflite):
@@ -134,7 +134,7 @@ def test_tflite_through_denoise(dncnn, dncnn_tflite):
 def test_ffdnet_two_inputs(ffdnet, tmp_path):
     exported = ex.load_exported(ex.export(ffdnet, tmp_path / "ffdnet.tflite"))
     assert [i.shape for i in exported.inputs] == [(None, None, None, 1), (None, 1)]
-    assert exported.geometry == _geometry(ffdnet)
+    assert exported.geometry == tile_geometry(ffdnet)
     rng = np.random.default_rng(5)
     x = rng.random((2, 31, 40, 1), dtype=np.float32)
     np.testing.assert_allclose(exported(_inputs(ffdnet, x)), np.asarray(ffdnet(_inputs(ffdnet, x))), atol=1e-4)
@@ -173,7 +173,7 @@ def test_int8_and_float16(dncnn, dncnn_tflite, tmp_path):
 
 def test_saved_model_roundtrip(ffdnet, tmp_path):
     exported = ex.load_exported(ex.export(ffdnet, tmp_path / "ffdnet_sm", format="saved_model"))
-    assert exported.format == "saved_model" and exported.geometry == _geometry(ffdnet)
+    assert exported.format == "saved_model" and exported.geometry == tile_geometry(ffdnet)
     image = np.random.default_rng(6).random((33, 36, 1), dtype=np.float32)
     np.testing.assert_allclose(denoise(exported, image, sigma=15), denoise(ffdnet, image, sigma=15), atol=1e-5)
 
