@@ -269,13 +269,9 @@ def manifest(name: str) -> dict:
 
 
 def _sha256(path: Path) -> str:
-    import hashlib
+    from .checksums import sha256
 
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return sha256(path)
 
 
 def verify(name: str, data_root: str | os.PathLike | None = None, registry: dict | None = None) -> list[str]:

@@ -30,8 +30,8 @@ def available() -> list[str]:
 
 
 def sha256(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file's bytes (:func:`denoise_tf.runs.sha256`)."""
-    from .runs import sha256 as file_sha256
+    """Hex sha256 of a file's bytes (:func:`denoise_tf.checksums.sha256`)."""
+    from .checksums import sha256 as file_sha256
 
     return file_sha256(path)
 

@@ -26,7 +26,6 @@ with a ``ValueError`` before anything in the folder is changed.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import math
@@ -38,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .checksums import sha256  # noqa: F401  (runs.sha256: the run folders' checksum)
 
 CONFIG = "config.json"
 LOG = "log.csv"
@@ -175,15 +176,6 @@ def read_json(path: str | os.PathLike) -> dict:
     if not isinstance(value, dict):
         raise ValueError(f"{path} must hold a JSON object, got {type(value).__name__}")
     return value
-
-
-def sha256(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # -------------------------------------------------------------------------------------------

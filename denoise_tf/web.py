@@ -42,7 +42,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import hashlib
 import itertools
 import os
 import re
@@ -233,11 +232,9 @@ def fast_path() -> str | None:
 
 
 def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    from .checksums import sha256
+
+    return sha256(path)
 
 
 def _export_intact(path: Path, digest_file: Path) -> bool:
