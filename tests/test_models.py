@@ -35,9 +35,7 @@ SMALL = {
     "dncnn_opponent": {"depth": 5, "filters": 8},
     "ffdnet": {"depth": 4, "filters": 8},
 }
-#: Models that take only some channel counts (the others take gray and colour).
-CHANNELS = {"dncnn_opponent": (3,)}
-CASES = [(name, channels) for name in sorted(SMALL) for channels in CHANNELS.get(name, (1, 3))]
+CASES = [(name, channels) for name in sorted(SMALL) for channels in (1, 3)]
 
 
 def case_id(case):
@@ -92,7 +90,7 @@ def test_unknown_option(name):
         ("dilated_residual", {"activation": "gelu"}),
         ("unet", {"levels": 0}),
         ("unet", {"channels": 4}),
-        ("dncnn_opponent", {"channels": 1}),
+        ("dncnn_opponent", {"channels": 2}),
         ("dncnn_opponent", {"depth": 2}),
     ],
 )
@@ -333,3 +331,7 @@ def test_dncnn_opponent_is_the_gray_dncnn_on_each_opponent_channel():
     # frozen statistics: BatchNorm runs as at inference while training, and holds no trainable weights
     np.testing.assert_allclose(keras.ops.convert_to_numpy(model(image, training=True)), expected, atol=2e-6)
     assert not any(layer.trainable_weights for layer in model.layers if "bn" in layer.name)
+    # the gray build holds the same weights and is the gray DnCNN
+    gray_build = build("dncnn_opponent", depth=5, filters=8, channels=1)
+    gray_build.set_weights(model.get_weights())
+    np.testing.assert_allclose(predict(gray_build, channels[..., :1]), predict(gray, channels[..., :1]), atol=1e-6)

@@ -83,7 +83,7 @@ def dncnn_opponent(
     depth, filters : int
         The gray DnCNN's conv layers and feature channels (20 and 64 for DnCNN-B).
     channels : int
-        Image channels: 3 (RGB) only.
+        3 (RGB); 1 builds the shared gray DnCNN alone (the same weights, for gray images).
     frozen_statistics : bool
         BatchNorm layers keep their moving statistics and scale/offset during training (they run
         as at inference): a fine-tuned start then changes only through its convolutions, and a
@@ -91,8 +91,13 @@ def dncnn_opponent(
     """
     if depth < 3:
         raise ValueError(f"dncnn_opponent depth must be >= 3, got {depth}")
-    if channels != 3:
-        raise ValueError(f"dncnn_opponent takes RGB images (channels 3), got channels {channels}")
+    if channels not in (1, 3):
+        raise ValueError(f"dncnn_opponent channels must be 3 (RGB) or 1 (gray), got {channels}")
+    if channels == 1:  # a gray image is its own luminance: the shared gray DnCNN alone, same weights
+        inputs = keras.Input((None, None, 1), name="noisy")
+        noise = _noise_estimate(inputs, depth, filters, 1, True, frozen_statistics)
+        outputs = layers.Subtract(name="denoised", dtype=OUTPUT_DTYPE)([inputs, noise])
+        return keras.Model(inputs, outputs, name=name or f"dncnn{depth}_opponent_gray")
     inputs = keras.Input((None, None, 3), name="noisy")
     channels = OpponentTransform(name="to_opponent")(inputs)
     gray = ChannelsToBatch(name="channels_to_batch")(channels)
