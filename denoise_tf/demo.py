@@ -61,13 +61,12 @@ def run(model: str | None = None, sigma: float = 25.0, seed: int = 0, output="fi
     Returns a dict with per-image PSNR/SSIM of the noisy and denoised images (and ``label``, the
     denoiser's name with its colour path, as in evaluation rows) and the figure path.
     """
-    from . import evaluate, metrics, noise, plots, pretrained
+    from . import evaluate, metrics, noise, plots
 
     model = model or default_model()
-    color = None  # each image's own: a gray model takes colour photos through its colour path
-    if model in pretrained.available() and pretrained.channels(model) == 3:
-        color = True
-    images, names = sample_images(color, limit)
+    # Each image keeps its own channels: a gray model takes colour photos along its colour path,
+    # a colour model takes a gray photo as its gray copy repeated to RGB (and returns it gray).
+    images, names = sample_images(None, limit)
     denoiser = get_denoiser(model, sigma)
     rows, titles, results = [], [], []
     for k, (clean, name) in enumerate(zip(images, names)):
