@@ -249,3 +249,23 @@ def test_default_model_is_the_first_shipped_of_the_defaults(monkeypatch):
     assert demo.default_model() == "dncnn-b"
     shipped.append(demo.DEFAULT_MODELS[0])
     assert demo.default_model() == demo.DEFAULT_MODELS[0] == "cdncnn-opponent"
+
+
+def test_demo_keeps_each_photo_in_its_own_channels_with_a_colour_model(tmp_path, monkeypatch):
+    """The colour default model gets the gray sample as gray, not as a gray copy with colour noise."""
+    from denoise_tf import demo
+
+    seen = {}
+
+    class Recorder:
+        name = "cdncnn-opponent"
+
+        def denoise(self, image):
+            seen[len(seen)] = image.shape
+            return np.clip(image, 0, 1)
+
+    monkeypatch.setattr(demo, "get_denoiser", lambda name, sigma: Recorder())
+    result = demo.run(model="cdncnn-opponent", output=tmp_path / "demo.png")
+    channels = {row["image"]: seen[k][-1] for k, row in enumerate(result["images"])}
+    assert channels == {"astronaut.png": 3, "camera.png": 1, "chelsea.png": 3}
+    assert (tmp_path / "demo.png").exists()
