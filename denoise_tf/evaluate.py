@@ -218,8 +218,10 @@ def evaluate(
         }
 
     if specs is None:
-        for sigma in (15, 25, 50) if sigmas is None else sigmas:
-            denoiser = make_denoiser(model, sigma=sigma, **options)
+        sigmas = list((15, 25, 50) if sigmas is None else sigmas)
+        denoiser = make_denoiser(model, sigma=sigmas[0], **options) if sigmas else None  # weights load once
+        for sigma in sigmas:
+            denoiser.sigma = sigma
             spec = f"gaussian:sigma={sigma:g}"
             for k, (clean, image_name) in enumerate(tqdm(pairs, desc=f"{name} sigma={sigma:g}", disable=not progress)):
                 noisy = noisy_input(clean, spec, [seed, k], clip_input)

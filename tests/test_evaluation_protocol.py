@@ -6,6 +6,7 @@ Everything here is computed through :func:`denoise_tf.evaluate.evaluate`; the ca
 """
 
 import hashlib
+import json
 import os
 
 import numpy as np
@@ -358,3 +359,22 @@ def test_evaluate_command_scores_gray_and_classical_models_on_the_same_colour_im
     assert result["rows"][0]["noisy_psnr"] == result["rows"][1]["noisy_psnr"]
     assert cli.main(argv) == 0
     assert "| model (colour images) | σ=25 PSNR / SSIM |" in capsys.readouterr().out
+
+
+def test_the_evaluate_command_loads_and_verifies_the_weights_once_for_three_sigmas(colour_set, monkeypatch, capsys):
+    """One model at three sigma: one weights load (and sha256 check), the level set per sigma."""
+    from denoise_tf import pretrained
+    from denoise_tf.__main__ import main
+
+    real, calls = pretrained.load, []
+
+    def load(name):
+        calls.append(name)
+        return real(name)
+
+    monkeypatch.setattr(pretrained, "load", load)
+    assert main(["evaluate", "--model", "ffdnet-gray", "--dataset", str(colour_set), "--sigma", "15", "25", "50", "--json"]) == 0
+    assert calls == ["ffdnet-gray"]
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    means = {row["sigma"]: row["psnr"] for row in summary}
+    assert sorted(means) == [15.0, 25.0, 50.0] and means[15.0] > means[25.0] > means[50.0]
