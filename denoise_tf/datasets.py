@@ -41,6 +41,8 @@ from .images import (  # noqa: F401
 )
 
 ENV_VAR = "DENOISE_TF_DATA"
+#: A mirror laid out like a data root (``<url>/<folder>/<file>``); :func:`download` uses it when set.
+MIRROR_ENV = "DENOISE_TF_MIRROR"
 
 TRAIN400_VAL_FILES = (
     "156065.jpg 361010.jpg 37073.jpg 376043.jpg 38082.jpg 38092.jpg 385039.jpg 41033.jpg "
@@ -368,7 +370,8 @@ def download(
         Where to put the set (default: :func:`data_root`).
     base_url : str or None
         Fetch ``<base_url>/<file>`` instead of the registry's GitHub URL (a mirror, or a
-        local server in tests).
+        local server in tests). Without it, ``$DENOISE_TF_MIRROR`` (a mirror laid out like a
+        data root) gives ``<mirror>/<folder>/<file>``.
     registry : dict or None
         Use this manifest (same keys as :func:`manifest`) instead of the bundled one.
     timeout : float
@@ -393,6 +396,8 @@ def download(
 
     entry = registry if registry is not None else manifest(name)
     folder = _resolve_root(data_root) / entry["folder"]
+    if base_url is None and os.environ.get(MIRROR_ENV):
+        base_url = os.environ[MIRROR_ENV].rstrip("/") + "/" + entry["folder"]
     url_base = (base_url or entry["base_url"]).rstrip("/") + "/"
 
     todo, clashes = [], []
@@ -452,6 +457,46 @@ def download(
         if staging is not None:
             shutil.rmtree(staging, ignore_errors=True)
         logger.setLevel(level)
+    return folder
+
+
+def _megabytes(paths) -> float:
+    return sum(p.stat().st_size for p in paths if p.is_file()) / 1e6
+
+
+def fetch(name: str, data_root: str | os.PathLike | None = None, verbose: bool = True) -> Path:
+    """The folder of a named set, downloaded first when it is not under the data root.
+
+    What lessons call: a set already there (all its files) is used as it is; otherwise
+    :func:`download` fetches the missing files (sha256-checked, resumable, cached) into the data
+    root, which without a setting is the per-user cache. ``verbose`` prints where the set is, how
+    many files it has and its size in MB.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`NAMED_SETS`.
+    data_root : path-like or None
+        Where to look and to put the set (default: :func:`data_root`).
+    verbose : bool
+        Print one line about the set.
+
+    Returns
+    -------
+    Path
+        The set's folder.
+    """
+    entry = manifest(name)
+    folder = _resolve_root(data_root) / entry["folder"]
+    files = [folder / f for f in entry["files"]]
+    missing = [p for p in files if not p.is_file()]
+    if missing:
+        source = os.environ.get(MIRROR_ENV) or f"github.com/{entry['source']['repo']}"
+        if verbose:
+            print(f"{name}: {len(missing)} of {len(files)} files not under {folder.parent}; fetching them from {source}")
+        download(name, data_root=data_root)
+    if verbose:
+        print(f"{name}: {len(files)} files, {_megabytes(files):.1f} MB in {folder}")
     return folder
 
 
@@ -641,6 +686,91 @@ def load_pairs(
         clean.append(b)
         names.append(name)
     return noisy, clean, names
+
+
+#: Noise of :func:`make_paired_set`: camera ISO noise, the ISO drawn per image (log-uniform).
+PAIRED_NOISE = "iso:iso=800-6400"
+
+
+def make_paired_set(
+    source: str | os.PathLike,
+    out: str | os.PathLike,
+    noise: str = PAIRED_NOISE,
+    limit: int | None = None,
+    seed: int = 0,
+    color: bool = True,
+    data_root: str | os.PathLike | None = None,
+    overwrite: bool = False,
+) -> list[tuple[Path, Path]]:
+    """Write a SIDD-layout folder of noisy/clean pairs made from clean images.
+
+    One scene per source image, ``out/Data/<k>_<stem>[_ISO<iso>]/<k>_NOISY_SRGB_010.PNG`` and
+    ``<k>_GT_SRGB_010.PNG``, which :func:`find_pairs` reads with ``layout="sidd"``. The ground
+    truth is the clean image as an 8-bit PNG, the noisy one the same image with ``noise`` (clipped)
+    rounded to 8 bits as a camera writes it. Image ``k`` gets its noise from the seed
+    ``[seed, k]``, so the same arguments write the same files. A model trained on it learns the
+    noise model, not a camera's real noise. ``out/make_paired_set.json`` records the arguments.
+
+    Parameters
+    ----------
+    source : str or path-like
+        A named set (``cbsd432``...), ``samples``, or a folder of images.
+    out : path-like
+        Target folder (its ``Data/`` must be absent or empty unless ``overwrite``).
+    noise : str
+        Noise spec of :mod:`denoise_tf.noise` (camera ISO noise by default; any kind works).
+    limit : int or None
+        Use the first ``limit`` images (name order).
+    seed : int
+        Image ``k`` gets its noise from ``[seed, k]``.
+    color : bool
+        RGB (SIDD's sRGB images) or gray.
+    data_root : path-like or None
+        Data root of the named sets.
+    overwrite : bool
+        Write into a non-empty ``Data/`` folder.
+
+    Returns
+    -------
+    list of (Path, Path)
+        ``(noisy file, clean file)`` per scene, in order.
+    """
+    from . import noise as noise_lib
+
+    spec = noise_lib.parse(noise)
+    out = Path(out)
+    data = out / "Data"
+    if data.is_dir() and any(data.iterdir()) and not overwrite:
+        raise FileExistsError(f"{data} is not empty: choose another output folder or pass overwrite=True")
+    images, names = load(source, color=color, limit=limit, data_root=data_root)
+    written = []
+    for k, (image, name) in enumerate(zip(images, names)):
+        noisy, _ = noise_lib.apply(image, spec, seed=[seed, k], return_level=True)
+        stem = Path(name).stem.replace("_", "-")
+        tag = f"_ISO{int(round(_iso_of(spec, seed, k)))}" if spec.kind == "iso" else ""
+        scene = data / f"{k + 1:04d}_{stem}{tag}"
+        noisy_file = save_image(scene / f"{k + 1:04d}_NOISY_SRGB_010.PNG", noisy)
+        clean_file = save_image(scene / f"{k + 1:04d}_GT_SRGB_010.PNG", image)
+        written.append((noisy_file, clean_file))
+    info = {
+        "source": str(source),
+        "noise": str(spec),
+        "seed": seed,
+        "count": len(written),
+        "layout": "sidd",
+        "note": "synthetic stand-in for SIDD made by denoise_tf.datasets.make_paired_set; image k's noise from seed [seed, k]",
+    }
+    (out / "make_paired_set.json").write_text(json.dumps(info, indent=2))
+    return written
+
+
+def _iso_of(spec, seed: int, k: int) -> float:
+    """The ISO the ``iso`` kind draws for image ``k`` (its first draw from the image's generator)."""
+    value = spec.params["iso"]
+    if not isinstance(value, tuple):
+        return float(value)
+    rng = np.random.default_rng([seed, k])
+    return float(np.exp(rng.uniform(np.log(value[0]), np.log(value[1]))))
 
 
 # --------------------------------------------------------------------------- splits

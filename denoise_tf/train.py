@@ -29,6 +29,50 @@ PRECISIONS = ("float32", "mixed_bfloat16")
 #: Config keys a resumed run may change (how it runs, not what it learns).
 RESUMABLE_CHANGES = ("epochs", "tiny", "workers", "output_dir", "data_root", "backup_every", "tensorboard", "devices", "precision")
 
+_PACKAGE_DIR = Path(__file__).resolve().parent
+#: Where the recipes are: inside an installed package, then ``configs/`` of a source checkout.
+CONFIG_DIRS = (_PACKAGE_DIR / "configs", _PACKAGE_DIR.parent / "configs")
+
+
+def config_names() -> list[str]:
+    """Names of the shipped recipes (``TrainConfig.load(name)`` loads one), sorted."""
+    for folder in CONFIG_DIRS:
+        if folder.is_dir():
+            return sorted(p.stem for p in folder.glob("*.yaml"))
+    return []
+
+
+def config_path(name_or_path: str | os.PathLike) -> Path:
+    """The file of a config: an existing path as it is, else a shipped recipe by name.
+
+    Parameters
+    ----------
+    name_or_path : str or path-like
+        A YAML/JSON file, or the name of a shipped recipe (``"dncnn_s25"``; ``.yaml`` optional).
+
+    Returns
+    -------
+    Path
+        The config file.
+
+    Raises
+    ------
+    FileNotFoundError
+        Neither a file nor a shipped recipe; the message lists the recipes.
+    """
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    if path.parent == Path(".") and path.suffix.lower() in ("", ".yaml"):
+        for folder in CONFIG_DIRS:
+            candidate = folder / f"{path.stem}.yaml"
+            if candidate.is_file():
+                return candidate
+    raise FileNotFoundError(
+        f"config file not found: {name_or_path} (neither a file nor a shipped recipe; "
+        f"recipes: {', '.join(config_names()) or 'none found'})"
+    )
+
 
 @dataclass
 class TrainConfig:
@@ -129,10 +173,11 @@ class TrainConfig:
 
     @classmethod
     def load(cls, path: str | os.PathLike, tiny: bool = False, overrides: list[str] | None = None) -> "TrainConfig":
-        """Load a YAML or JSON config; ``tiny`` applies its ``tiny`` section; ``overrides`` are ``key=value``."""
-        path = Path(path)
-        if not path.is_file():
-            raise FileNotFoundError(f"config file not found: {path}")
+        """Load a YAML or JSON config; ``tiny`` applies its ``tiny`` section; ``overrides`` are ``key=value``.
+
+        ``path`` is a file or the name of a shipped recipe (``"dncnn_s25"``, see :func:`config_names`).
+        """
+        path = config_path(path)
         text = path.read_text()
         if path.suffix.lower() == ".json":
             values = json.loads(text) if text.strip() else None
