@@ -44,6 +44,39 @@ def entry(name: str) -> dict:
     return entries[name]
 
 
+def logs_dir() -> Path:
+    """Where the training logs of the shipped weights are: ``logs/<run>/log.csv`` beside the registry."""
+    return REGISTRY_FILE.parent / "logs"
+
+
+def training_runs(name: str) -> list[str]:
+    """The training runs of shipped weights, first stage first (from its config name if it has no stages)."""
+    info = entry(name)
+    stages = [stage["run"] for stage in info.get("stages") or []]
+    return stages or [Path(info["config"]).stem]
+
+
+def training_logs(name: str) -> list[Path]:
+    """Folders holding the ``log.csv`` of each training run of shipped weights (what
+    :func:`denoise_tf.plots.training_curves` draws), first stage first; runs without a shipped log
+    are left out."""
+    return [logs_dir() / run for run in training_runs(name) if (logs_dir() / run / "log.csv").is_file()]
+
+
+def ship_logs(runs_dir: str | os.PathLike, name: str) -> list[Path]:
+    """Copy the ``log.csv`` of each training run of ``name`` from ``runs_dir/<run>/`` into the package."""
+    import shutil
+
+    copied = []
+    for run in training_runs(name):
+        source, target = Path(runs_dir) / run / "log.csv", logs_dir() / run / "log.csv"
+        if source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            copied.append(target)
+    return copied
+
+
 def channels(name: str) -> int:
     """Image channels of shipped weights ``name``: 1 gray, 3 colour (:func:`entry_channels`)."""
     return entry_channels(entry(name))
@@ -224,4 +257,5 @@ def ship(run_dir: str | os.PathLike, name: str, notes: str = "", status: str = "
     entries = registry()
     entries[name] = info
     REGISTRY_FILE.write_text(json.dumps(dict(sorted(entries.items())), indent=2) + "\n")
+    ship_logs(run_dir.parent, name)
     return info
