@@ -8,7 +8,7 @@ steps (``jax.lax.scan``), each of which draws its own batch inside the call:
 * ``batch_size`` random ``patch_size`` windows, the image (and scale) of each drawn in proportion
   to its grid patches (``patch_mode: grid``; the same mix of scales as the patch grid, every
   position a candidate) or uniformly (``crop`` / ``random``);
-* one of the 8 flip/rotate modes per window (numbered as :func:`denoise_tf.pipeline.augment`);
+* one of the 8 flip/rotate modes per window (numbered as :func:`denoise_tf.transforms.augment`);
 * Gaussian noise at the config's sigma, or one sigma per window drawn uniformly from its range
   (``gaussian:sigma=0-55``); models with a noise-level input (FFDNet) get ``sigma / 255``;
 * the forward and backward pass through ``model.stateless_call`` and the optimizer update through
@@ -191,7 +191,7 @@ def augment_modes(batch, modes):
     """Apply flip/rotate mode ``modes[i]`` (0..7) to square patch ``batch[i]``: ``(B, P, P, C)`` JAX arrays.
 
     Mode ``m``: ``m % 4`` quarter turns, then a vertical flip when ``m >= 4`` (the numbering of
-    :func:`denoise_tf.pipeline.augment`).
+    :func:`denoise_tf.transforms.augment`).
     """
     import jax.numpy as jnp
 

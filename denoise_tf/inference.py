@@ -28,7 +28,7 @@ float32 of the same shape clipped to [0, 1].
   ``level = sigma / 255``; ``sigma`` is then required. One-input models ignore ``sigma``.
 * **Multi-pass.** ``passes=n`` applies the model ``n`` times (output clipped between passes).
 * **Self-ensemble.** ``self_ensemble=True`` averages the 8 flip/rotate versions (x8 geometric
-  ensemble, :func:`denoise_tf.pipeline.augment` / ``deaugment``).
+  ensemble, :func:`denoise_tf.transforms.augment` / ``deaugment``).
 * **Colour images, gray models.** A gray model (1 input channel) given an RGB image denoises it
   along a colour path (:mod:`denoise_tf.colour`, ``color_mode``; default
   :data:`denoise_tf.colour.DEFAULT` = ``"opponent"``): the image goes to one luminance and two
@@ -46,7 +46,10 @@ float32 of the same shape clipped to [0, 1].
   the pixels holding them; so are 0-255 images (see :func:`denoise_tf.metrics.check_range`).
 
 :class:`NeuralDenoiser` wraps a model and these options behind ``.denoise(image)`` and ``.name``,
-the interface of :func:`denoise_tf.classical.get`.
+the interface of :func:`denoise_tf.classical.get`; given an export of the model
+(``exported=``, :func:`denoise_tf.export.fast_model`) it runs the export's call instead of the
+Keras one, with the same tiling, passes and colour paths (:func:`denoise_tf.zoo.make_denoiser`
+chooses it with ``backend="auto"``).
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ from typing import Callable
 
 import numpy as np
 
-from .pipeline import AUGMENT_MODES, augment, deaugment
+from .transforms import AUGMENT_MODES, augment, deaugment
 
 RUNNERS = ("compiled", "predict_on_batch")
 
@@ -177,12 +180,14 @@ def compiled_call(model) -> Callable:
     return function
 
 
-def _runner(model, runner: str) -> Callable:
+def _runner(model, runner) -> Callable:
+    if callable(runner):
+        return runner
     if runner == "compiled":
         return compiled_call(model)
     if runner == "predict_on_batch":
         return _predict_on_batch(model)
-    raise ValueError(f"runner must be one of {RUNNERS}, got {runner!r}")
+    raise ValueError(f"runner must be one of {RUNNERS} or a function f(noisy[, level]) -> ndarray, got {runner!r}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -478,8 +483,11 @@ def denoise(
         Images (untiled) or tiles (tiled) per model call.
     progress : bool
         Show a tqdm progress bar over model inputs (images or tiles).
-    runner : {"compiled", "predict_on_batch"}
-        The cached compiled function (default) or ``model.predict_on_batch``.
+    runner : {"compiled", "predict_on_batch"} or callable
+        The cached compiled function (default), ``model.predict_on_batch``, or a function
+        ``f(noisy[, level]) -> ndarray`` that stands in for the model's call (the
+        ``numpy_call`` of an export of ``model``, :func:`denoise_tf.export.fast_model`); the
+        model still gives the channels and tiling geometry.
     color_mode : str or None
         Colour path of a gray model on RGB images (:data:`denoise_tf.colour.MODES`:
         ``"opponent"``, ``"opponent-rgb-luma"``, ``"rgb"`` channel by channel); None:
@@ -529,7 +537,7 @@ def denoise(
     with tqdm(total=per_pass * passes, desc=f"denoise {model.name}", unit=unit, disable=not progress) as bar:
         import keras
 
-        pad_batches = tile is not None and runner == "compiled" and keras.backend.backend() == "jax"
+        pad_batches = tile is not None and isinstance(runner, str) and runner == "compiled" and keras.backend.backend() == "jax"
         run = _Run(function, tile, overlap, align, radius, batch_size, bar, pad_batches)
         out = batch
         for _ in range(passes):
@@ -559,12 +567,20 @@ class NeuralDenoiser:
         Noise level (0-255) for level-input models (FFDNet); ignored by the others.
     name : str or None
         Display name; default ``model.name``.
+    exported : ExportedModel or None
+        An export of ``model`` to run instead of its Keras call (the fast path,
+        :func:`denoise_tf.export.fast_model`); ``model`` still gives channels and geometry.
     **options
         :func:`denoise` options: ``tile``, ``overlap``, ``passes``, ``self_ensemble``,
         ``batch_size``, ``progress``, ``runner``, ``color_mode`` (a gray model on RGB images).
+
+    Attributes
+    ----------
+    backend : str
+        The path that runs: ``"tflite"`` with an export, else ``"keras"``.
     """
 
-    def __init__(self, model, sigma=None, name: str | None = None, **options):
+    def __init__(self, model, sigma=None, name: str | None = None, exported=None, **options):
         unknown = sorted(set(options) - set(_DENOISE_OPTIONS))
         if unknown:
             expected = list(_DENOISE_OPTIONS)
@@ -573,23 +589,29 @@ class NeuralDenoiser:
             raise ValueError(f"model {model.name!r} takes a noise level input: pass sigma (0-255 scale)")
         if options.get("color_mode") is not None:
             resolve_color_mode(options["color_mode"])  # an unknown transform fails now, not at the first image
+        if exported is not None and options.get("runner", "compiled") != "compiled":
+            raise ValueError(f"an exported model runs on its own call: leave runner out (got {options['runner']!r})")
         self.model = model
         self.sigma = sigma
         self.options = dict(options)
         self.name = name or model.name
+        self.exported = exported
+        self.backend = "keras" if exported is None else str(getattr(exported, "format", None) or "exported")
 
     def denoise(self, image) -> np.ndarray:
         """Denoise ``(H, W, C)`` or ``(N, H, W, C)`` float32 in [0, 1]; float32, same shape, in [0, 1].
 
         A gray model takes RGB images too (in the ``color_mode`` colour space, :func:`denoise`).
         """
-        return denoise(self.model, image, sigma=self.sigma, **self.options)
+        options = self.options if self.exported is None else {**self.options, "runner": self.exported.numpy_call}
+        return denoise(self.model, image, sigma=self.sigma, **options)
 
     __call__ = denoise
 
     def __repr__(self) -> str:
         options = "".join(f", {k}={v!r}" for k, v in self.options.items())
-        return f"NeuralDenoiser({self.name!r}, sigma={self.sigma!r}{options})"
+        backend = "" if self.exported is None else f", backend={self.backend!r}"
+        return f"NeuralDenoiser({self.name!r}, sigma={self.sigma!r}{options}{backend})"
 
 
 def tile_count(height: int, width: int, tile, overlap: int = 32, align: int = 1) -> int:

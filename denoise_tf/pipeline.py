@@ -28,43 +28,10 @@ from typing import Sequence
 import numpy as np
 
 from . import noise as noise_lib
+from .transforms import augment_batch
 
 # ``TrainConfig`` (denoise_tf.train) appears in annotations only, as a name: this module is
 # imported by the training module, never the other way round.
-
-#: The 8 dihedral modes: ``mode = 4 * flip + k`` where ``k`` is the number of 90 degree turns.
-AUGMENT_MODES = tuple(range(8))
-
-
-def augment(image: np.ndarray, mode: int) -> np.ndarray:
-    """Apply one of the 8 flip/rotate modes to ``(H, W, C)`` or ``(N, H, W, C)`` arrays.
-
-    ``mode`` in ``0..7``: ``k = mode % 4`` quarter turns, then a vertical flip if ``mode >= 4``.
-    Mode 0 is the identity; :func:`deaugment` inverts.
-    """
-    if mode not in AUGMENT_MODES:
-        raise ValueError(f"augmentation mode must be in 0..7, got {mode}")
-    axes = (0, 1) if image.ndim == 3 else (1, 2)
-    out = np.rot90(image, k=mode % 4, axes=axes)
-    if mode >= 4:
-        out = np.flip(out, axis=axes[0])
-    return out
-
-
-def deaugment(image: np.ndarray, mode: int) -> np.ndarray:
-    """Inverse of :func:`augment`."""
-    axes = (0, 1) if image.ndim == 3 else (1, 2)
-    out = np.flip(image, axis=axes[0]) if mode >= 4 else image
-    return np.rot90(out, k=-(mode % 4), axes=axes)
-
-
-def augment_batch(batch: np.ndarray, modes: np.ndarray) -> np.ndarray:
-    """Apply ``modes[i]`` to square patch ``batch[i]`` of an ``(N, P, P, C)`` batch."""
-    out = np.empty_like(batch)
-    for mode in np.unique(modes):
-        index = modes == mode
-        out[index] = augment(batch[index], int(mode))
-    return out
 
 
 def grid_patches(

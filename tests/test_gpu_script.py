@@ -89,7 +89,7 @@ def test_augment_modes_match_the_numpy_pipeline():
     import jax.numpy as jnp
 
     from denoise_tf.device_training import augment_modes
-    from denoise_tf.pipeline import augment
+    from denoise_tf.transforms import augment
 
     batch = np.random.default_rng(0).random((8, 5, 5, 1), dtype=np.float32)
     modes = np.arange(8)
@@ -100,7 +100,7 @@ def test_augment_modes_match_the_numpy_pipeline():
 
 def _windows(image: np.ndarray, p: int) -> np.ndarray:
     """Every p x p window of ``image`` in each of the 8 modes: ``(n, p, p, C)``."""
-    from denoise_tf.pipeline import augment
+    from denoise_tf.transforms import augment
 
     h, w = image.shape[:2]
     crops = [image[y : y + p, x : x + p] for y in range(h - p + 1) for x in range(w - p + 1)]

@@ -18,7 +18,7 @@ import keras  # noqa: E402
 from denoise_tf import classical, inference  # noqa: E402
 from denoise_tf.metrics import psnr  # noqa: E402
 from denoise_tf.models import build  # noqa: E402
-from denoise_tf.pipeline import augment, deaugment  # noqa: E402
+from denoise_tf.transforms import augment, deaugment  # noqa: E402
 from helpers import randomize, run_on_backend  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]

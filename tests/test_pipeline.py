@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from denoise_tf import pipeline
+from denoise_tf import pipeline, transforms
 
 
 def _images(count=3, size=60, channels=1, seed=0):
@@ -28,16 +28,16 @@ def test_grid_patches_rejects_too_small_images():
 @pytest.mark.parametrize("mode", range(8))
 def test_augment_roundtrip(mode):
     patch = np.arange(2 * 5 * 5 * 3, dtype=np.float32).reshape(2, 5, 5, 3)
-    assert np.array_equal(pipeline.deaugment(pipeline.augment(patch, mode), mode), patch)
-    assert np.array_equal(pipeline.deaugment(pipeline.augment(patch[0], mode), mode), patch[0])
+    assert np.array_equal(transforms.deaugment(transforms.augment(patch, mode), mode), patch)
+    assert np.array_equal(transforms.deaugment(transforms.augment(patch[0], mode), mode), patch[0])
 
 
 def test_augment_modes_are_the_8_distinct_dihedral_transforms():
     patch = np.arange(16, dtype=np.float32).reshape(4, 4, 1)
-    outputs = {pipeline.augment(patch, m).tobytes() for m in range(8)}
+    outputs = {transforms.augment(patch, m).tobytes() for m in range(8)}
     assert len(outputs) == 8
     with pytest.raises(ValueError, match="0..7"):
-        pipeline.augment(patch, 8)
+        transforms.augment(patch, 8)
 
 
 def test_patch_dataset_batches_shapes_noise_and_determinism():
@@ -59,7 +59,7 @@ def test_patch_dataset_uses_augmentation_modes():
     patch = np.arange(16 * 16, dtype=np.float32).reshape(1, 16, 16, 1) / 256
     data = pipeline.PatchDataset(np.repeat(patch, 64, axis=0), "gaussian:sigma=0", batch_size=64, seed=0)
     _, clean = data[0]
-    seen = {pipeline.AUGMENT_MODES[m] for m in range(8) for c in clean if np.array_equal(c, pipeline.augment(patch[0], m))}
+    seen = {transforms.AUGMENT_MODES[m] for m in range(8) for c in clean if np.array_equal(c, transforms.augment(patch[0], m))}
     assert seen == set(range(8))
 
 
@@ -96,7 +96,7 @@ def test_tf_path_gives_the_same_batches_as_the_numpy_path():
 
 
 def _modes_seen(clean, patch):
-    return {m for m in range(8) for c in clean if np.array_equal(c, pipeline.augment(patch, m))}
+    return {m for m in range(8) for c in clean if np.array_equal(c, transforms.augment(patch, m))}
 
 
 def _coded_images(count=4, h=40, w=47):
@@ -133,7 +133,7 @@ def test_both_paths_give_the_promised_batches(path):
         for patch in clean:
             found = []
             for m in range(8):
-                window = pipeline.deaugment(patch, m)
+                window = transforms.deaugment(patch, m)
                 k, y, x = lookup.get(float(window[0, 0, 0]), (None, 0, 0))
                 if k is not None and np.array_equal(window, images[k][y : y + 20, x : x + 20]):
                     found.append(m)

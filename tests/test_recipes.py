@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from denoise_tf import datasets, models, pipeline
+from denoise_tf import datasets, models, pipeline, transforms
 from denoise_tf.train import TrainConfig, holdout_files, holdout_split, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -143,12 +143,12 @@ def test_paired_dataset_crops_the_same_window_and_mode_from_both_images():
             for k, image in enumerate(clean):
                 windows = np.lib.stride_tricks.sliding_window_view(image, (p, p, 3))[..., 0, :, :, :]
                 for mode in range(8):
-                    hits = np.argwhere(np.all(windows == pipeline.deaugment(crop, mode), axis=(2, 3, 4)))
+                    hits = np.argwhere(np.all(windows == transforms.deaugment(crop, mode), axis=(2, 3, 4)))
                     found += [(k, mode, int(a), int(b)) for a, b in hits]
             assert len(found) == 1, "each clean crop is one window of one image under one mode"
             k, mode, a, b = found[0]
             modes_seen.add(mode)
-            np.testing.assert_allclose(res, pipeline.augment(noise[k][a : a + p, b : b + p], mode), atol=1e-6)
+            np.testing.assert_allclose(res, transforms.augment(noise[k][a : a + p, b : b + p], mode), atol=1e-6)
     assert len(modes_seen) >= 6
 
 
