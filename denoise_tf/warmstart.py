@@ -43,6 +43,11 @@ def source_model(source: str | os.PathLike):
         raise ValueError(
             f"init_weights {name!r} is neither shipped weights {pretrained.available()}, a run folder nor a .keras file"
         )
+    if kind == "reference":
+        raise ValueError(
+            f"init_weights {name!r} is a paper's own network (denoise_tf.reference): this package's models train "
+            "from a random start or from its own weights, never from the papers' networks"
+        )
     return zoo.load_model(name)
 
 
