@@ -1,6 +1,7 @@
 """Names to denoisers: one resolver for every name the package, the CLI and the notebooks take.
 
-A name is shipped weights (``dncnn-b``, :mod:`denoise_tf.pretrained`), a run folder (its best
+A name is shipped weights (``dncnn-b``, :mod:`denoise_tf.pretrained`), a paper's own network
+(``paper/dncnn-s25``, :mod:`denoise_tf.reference`: fetched on first use), a run folder (its best
 weights), a ``.keras`` model file, or a classical method (``bm3d``, ``median``...,
 :mod:`denoise_tf.classical`). :func:`model_kind` tells which without loading anything,
 :func:`load_model` builds the Keras model of a neural name, :func:`make_denoiser` returns an
@@ -29,20 +30,25 @@ def default_model() -> str:
 
 
 def model_kind(name: str) -> str:
-    """What ``name`` refers to: ``"pretrained"``, ``"run"``, ``"keras"`` or ``"classical"``.
+    """What ``name`` refers to: ``"pretrained"``, ``"reference"``, ``"run"``, ``"keras"`` or ``"classical"``.
 
     Cheap (nothing is loaded), so callers can check every name before starting long work.
 
     Raises
     ------
     ValueError
-        ``name`` is none of them; the message lists the shipped weights and classical methods.
+        ``name`` is none of them; the message lists the shipped weights, the papers' networks and
+        the classical methods.
     """
-    from . import classical, pretrained
+    from . import classical, pretrained, reference
 
     name = str(name)
     if name in pretrained.available():
         return "pretrained"
+    if name in reference.available():
+        return "reference"
+    if name.startswith(reference.PREFIX):
+        raise ValueError(f"unknown model {name!r}: the papers' networks are {reference.available()}")
     path = Path(name)
     if path.is_dir():
         return "run"
@@ -54,24 +60,30 @@ def model_kind(name: str) -> str:
     if path.suffix == ".keras" or any(c in name for c in "/\\"):
         missing = f" (no such {'file' if path.suffix == '.keras' else 'run folder'}: {path})"
     raise ValueError(
-        f"unknown model {name!r}{missing}: expected shipped weights {pretrained.available()}, a run folder, "
+        f"unknown model {name!r}{missing}: expected shipped weights {pretrained.available()}, a paper's network "
+        f"{reference.available()}, a run folder, "
         f"a .keras file, or a classical method {sorted(classical.available())}"
     )
 
 
 def load_model(name: str):
-    """The Keras model behind a neural ``name``: shipped weights, a run folder (best weights) or a ``.keras`` file.
+    """The Keras model of a neural ``name``: shipped weights, a paper's network, a run folder or a ``.keras`` file.
 
     Raises
     ------
     ValueError
         ``name`` is a classical method or unknown (see :func:`model_kind`).
+    FileNotFoundError
+        A paper's network not in the cache could not be downloaded
+        (:class:`denoise_tf.reference.ReferenceUnavailable`: the message says what to put where).
     """
-    from . import pretrained
+    from . import pretrained, reference
 
     kind = model_kind(name)
     if kind == "pretrained":
         return pretrained.load(name)
+    if kind == "reference":
+        return reference.load(name)
     if kind == "run":
         from .runs import load_run_model
 
@@ -86,10 +98,11 @@ def load_model(name: str):
 def make_denoiser(name: str, sigma: float | None = None, **options):
     """A denoiser object (``.denoise(image)``, ``.name``) from a name.
 
-    ``name`` is a shipped weights name (``dncnn-s25``, see :mod:`denoise_tf.pretrained`), a run
-    folder (its best weights), a ``.keras`` model file, or a classical method (``bm3d``, ``nlm``,
-    ``median``...). ``sigma`` (0-255) goes to the methods that take a noise level. An unknown
-    name raises ``ValueError`` (see :func:`model_kind`).
+    ``name`` is a shipped weights name (``dncnn-s25``, see :mod:`denoise_tf.pretrained`), a
+    paper's network (``paper/dncnn-s25``, :mod:`denoise_tf.reference`), a run folder (its best
+    weights), a ``.keras`` model file, or a classical method (``bm3d``, ``nlm``, ``median``...).
+    ``sigma`` (0-255) goes to the methods that take a noise level. An unknown name raises
+    ``ValueError`` (see :func:`model_kind`).
 
     A neural denoiser of a gray model also takes RGB images, along the colour path of its
     ``color_mode`` option (:func:`denoise_tf.inference.denoise`): when not given,
@@ -104,7 +117,7 @@ def make_denoiser(name: str, sigma: float | None = None, **options):
     if kind == "classical":
         refuse_color_mode(name, options)
         return classical.get(name, sigma=sigma, **options)
-    label = {"pretrained": str(name), "run": Path(name).name, "keras": Path(name).stem}[kind]
+    label = {"pretrained": str(name), "reference": str(name), "run": Path(name).name, "keras": Path(name).stem}[kind]
     return neural_denoiser(load_model(name), name, sigma=sigma, label=label, **options)
 
 
@@ -139,15 +152,17 @@ def neural_denoiser(model, name: str, sigma: float | None = None, label: str | N
 def training_noise(name: str) -> str | None:
     """The noise spec a neural ``name`` was trained on (registry or run config), None if unknown.
 
-    Shipped weights: their registry ``noise``; a run folder: its ``config.json`` ``noise``; a
-    ``.keras`` file or a classical method: None.
+    Shipped weights and the papers' networks: their registry ``noise``; a run folder: its
+    ``config.json`` ``noise``; a ``.keras`` file or a classical method: None.
     """
     import json
 
-    from . import pretrained
+    from . import pretrained, reference
 
     if name in pretrained.available():
         return pretrained.entry(name).get("noise")
+    if name in reference.available():
+        return reference.entry(name).get("noise")
     config = Path(name) / "config.json"
     if Path(name).is_dir() and config.is_file():
         try:
@@ -167,11 +182,13 @@ def refuse_color_mode(name: str, options: dict) -> None:
 
 
 def model_is_color(name: str) -> bool | None:
-    """True/False for shipped weights (their channel count), None for anything else."""
-    from . import pretrained
+    """True/False for shipped weights and the papers' networks (their channel count), None for anything else."""
+    from . import pretrained, reference
 
     if name in pretrained.available():
         return pretrained.channels(name) == 3
+    if name in reference.available():
+        return reference.channels(name) == 3
     return None
 
 
