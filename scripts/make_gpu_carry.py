@@ -9,7 +9,8 @@ only what its runs need:
 - ``colour-data``: CBSD432 and the wheels. Copy it to ``/tmp/data`` on the device in a first call;
   it stays there while the machine is warm.
 - ``colour-runs``: the run backups of the colour configs (CDnCNN-B, mixed noise, dilated ISO,
-  sequential SIDD-layout), for the following calls.
+  sequential SIDD-layout; the opponent-space colour model starts from its shipped weights), for the
+  following calls.
 
 Run folders go into ``.gpu/runs.tar.gz`` (gzip saves about a tenth of the weights files), with
 what resuming needs: the latest backup (not the ``.bkp`` copy of the one before), ``config.json``,
@@ -37,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LIMIT = 64 * 2**20
 GROUPS = {
     "gray": ("dncnn_s15", "dncnn_s25", "dncnn_s50", "dncnn_b", "ffdnet_gray"),
-    "colour-runs": ("cdncnn_b", "dncnn_mixed", "dilated_iso", "sequential_sidd"),
+    "colour-runs": ("cdncnn_opponent", "cdncnn_b", "dncnn_mixed", "dilated_iso", "sequential_sidd"),
 }
 #: What resuming a run needs: the latest backup (not the ``.bkp`` copy of the one before), config, summary, log.
 RUN_FILES = (
