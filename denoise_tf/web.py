@@ -6,8 +6,9 @@ from a notebook or Colab, ``from denoise_tf import web; web.launch()`` shows it 
 The page takes an uploaded image (or a bundled sample from :func:`denoise_tf.demo.sample_images`),
 optionally adds synthetic noise (a kind from :func:`denoise_tf.noise.available` and the strength
 of its first numeric parameter, seeded), runs a denoiser (shipped weights from
-:func:`denoise_tf.pretrained.available` and classical methods from
-:func:`denoise_tf.classical.available`, both listed from their registries) and shows original /
+:func:`denoise_tf.pretrained.available`, the papers' own networks from
+:func:`denoise_tf.reference.available`, fetched on first use, and classical methods from
+:func:`denoise_tf.classical.available`, all listed from their registries) and shows original /
 noisy / denoised side by side, a before/after slider (``gr.ImageSlider`` where the installed
 Gradio has it), PSNR/SSIM when a clean reference exists (the clean image behind synthetic noise,
 or an uploaded reference), the time taken and a download button for the result.
@@ -128,18 +129,28 @@ _upload_limit = max_file_size  # for functions whose ``max_file_size`` argument 
 
 
 def denoiser_names() -> list[str]:
-    """Shipped neural weights (sorted), then the classical methods (sorted)."""
-    from . import classical, pretrained
+    """Shipped neural weights, the papers' networks (``paper/...``), then the classical methods (each sorted)."""
+    from . import classical, pretrained, reference
 
-    return list(pretrained.available()) + sorted(classical.available())
+    return list(pretrained.available()) + reference.available() + sorted(classical.available())
 
 
 def denoiser_choices() -> list[tuple[str, str]]:
-    """``(label, name)`` pairs for the denoiser menu, from the two registries."""
-    from . import pretrained
+    """``(label, name)`` pairs for the denoiser menu, from the registries.
+
+    A paper's network not yet in the user cache says how much its first use downloads.
+    """
+    from . import pretrained, reference
 
     neural = set(pretrained.available())
-    return [(f"{n} ({'neural' if n in neural else 'classical'})", n) for n in denoiser_names()]
+
+    def label(n: str) -> str:
+        if n in reference.available():
+            cached = reference.is_cached(n)
+            return f"{n} (the paper's network{'' if cached else f', downloads {reference.size_mb(n):.1f} MB on first use'})"
+        return f"{n} ({'neural' if n in neural else 'classical'})"
+
+    return [(label(n), n) for n in denoiser_names()]
 
 
 def default_denoiser() -> str:
@@ -206,13 +217,16 @@ class DenoiserInfo:
 
 def denoiser_info(name: str) -> DenoiserInfo:
     """What the page needs to know about a denoiser (from the registries; no model is built)."""
-    from . import classical, pretrained
+    from . import classical, pretrained, reference
 
     if name in pretrained.available():
         entry = pretrained.entry(name)
         level = entry.get("model", "") == "ffdnet" or "ffdnet" in name
         channels = pretrained.entry_channels(entry)
         return DenoiserInfo(name, True, channels, level, level)
+    if name in reference.available():
+        level = reference.entry(name)["model"] == "ffdnet"
+        return DenoiserInfo(name, True, reference.channels(name), level, level)
     if name in classical.available():
         return DenoiserInfo(name, False, None, False, classical.takes_sigma(name))
     raise InputError(f"unknown denoiser {name!r}: expected one of {denoiser_names()}")
@@ -285,8 +299,10 @@ def exported_model(name: str, folder: Path | None = None):
 
 @functools.lru_cache(maxsize=None)
 def _model(name: str, fast: str | None = None):
-    from . import pretrained
+    from . import pretrained, reference
 
+    if name in reference.available():  # a paper's network: fetched and converted on first use
+        return reference.load(name)
     return exported_model(name) if fast == "tflite" else pretrained.load(name)
 
 
@@ -411,9 +427,10 @@ def match_channels(image: np.ndarray, channels: int | None, model: str) -> tuple
     if channels is None or channels == have:
         return image, None
     if channels == 1 and have == 3:
-        from . import colour, pretrained, zoo
+        from . import colour, pretrained, reference, zoo
 
-        mode = zoo.gray_colour_path(load_model(model), model) if model in pretrained.available() else colour.DEFAULT
+        neural = model in pretrained.available() or model in reference.available()
+        mode = zoo.gray_colour_path(load_model(model), model) if neural else colour.DEFAULT
         return image, f"colour image, gray model {model}: denoised along the {colour.LABELS[mode]} colour path"
     if channels == 3 and have == 1:
         return image, f"gray image, colour model {model}: repeated to RGB, the result converted back to gray"

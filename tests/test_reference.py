@@ -247,3 +247,22 @@ def test_published_figure_at_sigma_25(name, fetched, shared_data):
     assert len(rows) == 68
     mean = float(np.mean([row["psnr"] for row in rows]))
     assert mean == pytest.approx(reference.published(name, dataset, 25), abs=0.05), json.dumps({name: mean})
+
+
+# --------------------------------------------------------------------------- web page
+
+
+def test_the_web_page_lists_them_with_their_download_until_cached(server):
+    from denoise_tf import web
+
+    labels = {name: label for label, name in web.denoiser_choices()}
+    assert labels["paper/ffdnet-gray"] == "paper/ffdnet-gray (the paper's network, downloads 2.0 MB on first use)"
+    info = web.denoiser_info("paper/ffdnet-gray")
+    assert info.neural and info.level_input and info.channels == 1
+    assert web.denoiser_info("paper/cdncnn-b").channels == 3 and not web.denoiser_info("paper/cdncnn-b").uses_sigma
+    clean = np.full((24, 20, 1), 0.5, np.float32)
+    noisy = evaluate.noisy_input(clean, "gaussian:sigma=25", [0, 0])
+    restored = web.run_denoiser("paper/ffdnet-gray", noisy, sigma=25)
+    assert metrics.psnr(clean, np.clip(restored, 0, 1)) > metrics.psnr(clean, np.clip(noisy, 0, 1)) + 5
+    labels = {name: label for label, name in web.denoiser_choices()}
+    assert labels["paper/ffdnet-gray"] == "paper/ffdnet-gray (the paper's network)"

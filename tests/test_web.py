@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from denoise_tf import __main__ as cli
-from denoise_tf import classical, datasets, inference, metrics, noise, pretrained, web, zoo
+from denoise_tf import classical, datasets, inference, metrics, noise, pretrained, reference, web, zoo
 
 
 @pytest.fixture()
@@ -24,7 +24,7 @@ def gray():
 
 
 def test_menus_are_listed_from_the_registries():
-    assert web.denoiser_names() == list(pretrained.available()) + sorted(classical.available())
+    assert web.denoiser_names() == list(pretrained.available()) + reference.available() + sorted(classical.available())
     labels = dict((name, label) for label, name in web.denoiser_choices())
     assert all(labels[n].endswith("(neural)") for n in pretrained.available())
     assert web.noise_choices() == [web.NO_NOISE] + list(noise.available())
@@ -169,26 +169,59 @@ def test_build_app_and_cli_flags(monkeypatch):
     monkeypatch.setattr(web, "launch", lambda **kw: seen.update(kw))
     assert cli.main(["demo", "--web", "--port", "7999"]) == 0
     assert seen == {"port": 7999, "share": False}
+    from denoise_tf import zoo
+
+    monkeypatch.delenv(zoo.ENV_BACKEND, raising=False)  # restored after the test
+    assert cli.main(["demo", "--web", "--backend", "keras"]) == 0
+    assert os.environ[zoo.ENV_BACKEND] == "keras"
+    assert cli.main(["demo", "--web", "--fast"]) == 0
+    assert os.environ[zoo.ENV_BACKEND] == "tflite"
 
 
-def test_tflite_fast_path_matches_keras_and_is_cached(monkeypatch, tmp_path):
+def test_the_page_runs_the_fast_path_where_it_is_exact(monkeypatch, tmp_path):
     pytest.importorskip("tensorflow")
+    from denoise_tf import zoo
+
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     rng = np.random.default_rng(0)
     noisy = np.clip(0.5 + rng.normal(0, 25 / 255, (48, 40, 1)), 0, 1).astype(np.float32)
-    web._model.cache_clear()
-    monkeypatch.delenv(web.ENV_FAST, raising=False)
-    keras_out = web.run_denoiser("dncnn-s25", noisy)
-    monkeypatch.setenv(web.ENV_FAST, "tflite")
-    fast = web.load_model("dncnn-s25")
-    assert type(fast).__name__ == "ExportedModel"
-    np.testing.assert_allclose(web.run_denoiser("dncnn-s25", noisy), keras_out, atol=1e-4)
-    files = list((tmp_path / "denoise_tf" / "exports").glob("*.tflite"))
-    assert [f.name[:10] for f in files] == ["dncnn-s25-"]  # one cached export, no partial file left
-    monkeypatch.setenv(web.ENV_FAST, "onnx")
-    with pytest.raises(ValueError, match="DENOISE_TF_WEB_FAST must be 'tflite'"):
-        web.load_model("dncnn-s25")
-    web._model.cache_clear()
+    web._export.cache_clear()
+    try:
+        monkeypatch.setenv(zoo.ENV_BACKEND, "keras")
+        assert web.exported_model("dncnn-s25") is None and web.backend_label("dncnn-s25") == "keras"
+        keras_out = web.run_denoiser("dncnn-s25", noisy)
+        monkeypatch.delenv(zoo.ENV_BACKEND)  # auto
+        fast = web.exported_model("dncnn-s25")
+        assert type(fast).__name__ == "ExportedModel" and web.backend_label("dncnn-s25") == "tflite"
+        assert web.exported_model("dncnn-s25") is fast  # made once per process
+        np.testing.assert_allclose(web.run_denoiser("dncnn-s25", noisy), keras_out, atol=1e-4)
+        files = list((tmp_path / "denoise_tf" / "exports").glob("*.tflite"))
+        assert [f.name[:10] for f in files] == ["dncnn-s25-"]  # one cached export, no partial file left
+        result = web.process(noisy, "dncnn-s25")
+        assert result.backend == "tflite" and "tflite" in web.metrics_markdown(result)
+        monkeypatch.setenv(zoo.ENV_BACKEND, "onnx")
+        with pytest.raises(ValueError, match="DENOISE_TF_BACKEND must be one of"):
+            web.exported_model("dncnn-s25")
+    finally:
+        web._export.cache_clear()
+
+
+def test_requests_record_their_stages_and_write_each_view_once(tmp_path):
+    gray = np.clip(web.load_sample("camera.png")[:64, :64], 0, 1)
+    from denoise_tf import datasets
+
+    path = datasets.save_image(tmp_path / "in.png", gray)
+    out = web.handle(str(path), None, None, "none", None, 0, "median", True, 25, folder=tmp_path)
+    r = out["result"]
+    assert {"decode", "prepare", "denoise", "png result"} <= set(r.stages) and all(v >= 0 for v in r.stages.values())
+    views = web.display_files(r, tmp_path / "views", download=out["download"], bits=out["bits"])
+    assert views[0] == views[1]  # no noise, no reference: the original is the noisy input
+    assert views[2] == out["download"]  # the 8-bit download is the denoised view
+    assert set(r.stages) >= {"png noisy"} and "png original" not in r.stages and "png denoised" not in r.stages
+    noisy = web.handle(str(path), None, None, "gaussian", 25, 0, "median", True, 25, folder=tmp_path)
+    views = web.display_files(noisy["result"], tmp_path / "views2", download=noisy["download"], bits=noisy["bits"])
+    assert len(set(views)) == 2 and {"noise", "metrics"} <= set(noisy["result"].stages)
+    np.testing.assert_array_equal(datasets.read_image(views[0]), datasets.read_image(path))  # the clean original
 
 
 # --------------------------------------------------------------------------------------------
@@ -312,34 +345,3 @@ def test_the_app_folder_is_removed_at_exit(tmp_path):
     assert done.returncode == 0, done.stderr
     folder = Path(done.stdout.strip())
     assert folder.name.startswith("denoise_tf_web_") and not folder.exists()
-
-
-def test_a_changed_cached_export_is_exported_again(monkeypatch, tmp_path):
-    from denoise_tf import export
-
-    made = []
-
-    def fake_export(model, path, overwrite=False, **kwargs):
-        made.append(path)
-        Path(path).write_bytes(b"the real export")
-
-    loaded = []
-    monkeypatch.setattr(pretrained, "load", lambda name: object())
-    monkeypatch.setattr(export, "export", fake_export)
-    monkeypatch.setattr(export, "load_exported", lambda path, name=None: loaded.append(Path(path).read_bytes()) or "model")
-    name = pretrained.available()[0]
-    assert web.exported_model(name, folder=tmp_path) == "model"
-    files = sorted(p.name for p in tmp_path.iterdir())
-    assert len(files) == 2 and files[1] == files[0] + ".sha256"  # the export and its hash, no partial file
-    cached = tmp_path / files[0]
-    web.exported_model(name, folder=tmp_path)
-    assert len(made) == 1  # intact: used from the cache
-    cached.write_bytes(b"something else")  # changed behind the app's back
-    with pytest.warns(UserWarning, match="does not match its sha256"):
-        web.exported_model(name, folder=tmp_path)
-    assert len(made) == 2 and cached.read_bytes() == b"the real export"
-    assert loaded == [b"the real export"] * 3  # the changed file was never loaded
-    (tmp_path / (files[0] + ".sha256")).unlink()  # no hash: not trusted either
-    with pytest.warns(UserWarning, match="missing"):
-        web.exported_model(name, folder=tmp_path)
-    assert len(made) == 3 and (tmp_path / (files[0] + ".sha256")).is_file()
