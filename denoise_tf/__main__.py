@@ -10,6 +10,7 @@ gave (an unknown set, a bad config value...) is shown the same way, as one ``err
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 #: Exit statuses (see the module docstring).
@@ -39,6 +40,57 @@ def _check_sigmas(values, what: str = "noise levels") -> None:
         raise CommandError(f"--sigma takes {what} >= 0 and <= 255 on the 0-255 scale, got {shown}")
 
 
+#: Inference paths of neural models (denoise_tf.export.BACKENDS) and their option help.
+BACKENDS = ("auto", "keras", "tflite")
+BACKEND_HELP = (
+    "inference path of neural models: auto (the cached float32 TFLite export where TensorFlow runs and it "
+    "matches Keras within 1e-4, else Keras), keras, or tflite; default $DENOISE_TF_BACKEND, else auto"
+)
+
+
+@contextlib.contextmanager
+def _backend(backend: str | None):
+    """Run the block with ``backend`` as the default inference path; yield the paths that ran.
+
+    The paths are the messages the model resolver logs (``"dncnn-s25 runs on tflite (...)"``),
+    each once, in order.
+    """
+    import logging
+    import os
+
+    from . import zoo
+
+    previous = os.environ.get(zoo.ENV_BACKEND)
+    if backend is not None:
+        os.environ[zoo.ENV_BACKEND] = backend
+    try:
+        zoo.default_backend()
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    seen: list[str] = []
+
+    class Collect(logging.Handler):
+        def emit(self, record):
+            message = record.getMessage()
+            if message not in seen:
+                seen.append(message)
+
+    handler = Collect(logging.INFO)
+    zoo.logger.addHandler(handler)
+    level = zoo.logger.level
+    zoo.logger.setLevel(logging.INFO)
+    try:
+        yield seen
+    finally:
+        zoo.logger.removeHandler(handler)
+        zoo.logger.setLevel(level)
+        if backend is not None:
+            if previous is None:
+                os.environ.pop(zoo.ENV_BACKEND, None)
+            else:
+                os.environ[zoo.ENV_BACKEND] = previous
+
+
 def _train(args) -> int:
     from .train import TrainConfig, train
 
@@ -57,13 +109,19 @@ def _demo(args) -> int:
 
         from . import web
 
-        if args.fast:
-            os.environ[web.ENV_FAST] = "tflite"
+        from .zoo import ENV_BACKEND
+
+        backend = "tflite" if args.fast else args.backend
+        if backend is not None:
+            os.environ[ENV_BACKEND] = backend
         web.launch(port=args.port, share=args.share)
         return 0
     from . import demo
 
-    result = demo.run(model=args.model, sigma=args.sigma, seed=args.seed, output=args.output)
+    with _backend(args.backend) as paths:
+        result = demo.run(model=args.model, sigma=args.sigma, seed=args.seed, output=args.output)
+    for line in paths:
+        print(f"note: {line}")
     for row in result["images"]:
         print(
             f"{row['image']:>12}: noisy {row['noisy_psnr']:.2f} dB / SSIM {row['noisy_ssim']:.3f} -> "
@@ -95,6 +153,26 @@ def _evaluate(args) -> int:
     if args.passes is not None and all(kind == "classical" for kind in kinds.values()):
         raise CommandError("--passes applies to neural models only (classical methods run once)")
     rows = []
+    with _backend(args.backend) as paths:
+        rows = _evaluate_rows(args, kinds, specs, sigmas)
+    for line in paths:  # stderr: stdout may be JSON
+        print(f"note: {line}", file=sys.stderr)
+    summary = evaluate.summarize(rows)
+    if args.csv:
+        evaluate.write_csv(rows, args.csv)
+    if args.json:
+        print(json.dumps({"summary": summary, "rows": rows}, indent=2))
+    else:
+        what = "Gaussian noise" if specs is None else "noise " + ", ".join(specs) + " (oracle level)"
+        print(f"{args.dataset}, {len(rows) // max(1, len(summary))} images, {what} (input {'clipped' if args.clip_input else 'not clipped'}), seed {args.seed}")
+        print(evaluate.markdown_table(summary))
+    return 0
+
+
+def _evaluate_rows(args, kinds, specs, sigmas) -> list:
+    from . import evaluate
+
+    rows = []
     for model in args.model:
         # passes go to the neural models only; classical methods in the same call run once
         options = {"passes": args.passes} if args.passes is not None and kinds[model] != "classical" else {}
@@ -106,16 +184,7 @@ def _evaluate(args) -> int:
             color=False if args.gray else None,
             **noise_or_sigmas, **options,
         )
-    summary = evaluate.summarize(rows)
-    if args.csv:
-        evaluate.write_csv(rows, args.csv)
-    if args.json:
-        print(json.dumps({"summary": summary, "rows": rows}, indent=2))
-    else:
-        what = "Gaussian noise" if specs is None else "noise " + ", ".join(specs) + " (oracle level)"
-        print(f"{args.dataset}, {len(rows) // max(1, len(summary))} images, {what} (input {'clipped' if args.clip_input else 'not clipped'}), seed {args.seed}")
-        print(evaluate.markdown_table(summary))
-    return 0
+    return rows
 
 
 def folder_outputs(files, target) -> list:
@@ -218,7 +287,10 @@ def _denoise(args) -> int:
         if zoo.model_kind(args.model) == "classical":
             raise CommandError(f"--color-mode applies to gray neural models; {args.model} denoises colour images itself")
         options["color_mode"] = args.color_mode
-    denoiser = zoo.make_denoiser(args.model, sigma=args.sigma, **options)
+    with _backend(args.backend) as paths:
+        denoiser = zoo.make_denoiser(args.model, sigma=args.sigma, **options)
+    for line in paths:
+        print(f"note: {line}")
     failed = []
     for file, out in zip(files, outputs):
         try:
@@ -293,7 +365,8 @@ def main(argv=None) -> int:
     demo.add_argument("--web", action="store_true", help="serve the Gradio web demo instead (pip install -e '.[web]')")
     demo.add_argument("--port", type=int, default=7860, help="web demo port (default 7860)")
     demo.add_argument("--share", action="store_true", help="web demo: also open a public gradio.live link")
-    demo.add_argument("--fast", action="store_true", help="web demo: run the neural models as TFLite exports (cached; needs TensorFlow)")
+    demo.add_argument("--backend", choices=BACKENDS, help=BACKEND_HELP)
+    demo.add_argument("--fast", action="store_true", help="web demo: the same as --backend tflite")
     demo.set_defaults(func=_demo)
 
     ev = commands.add_parser("evaluate", help="PSNR/SSIM/MSE of models over a named set at noise levels")
@@ -309,6 +382,7 @@ def main(argv=None) -> int:
     ev.add_argument("--limit", type=int, help="first N images only")
     ev.add_argument("--color-mode", choices=COLOR_MODES, help=COLOR_MODE_HELP)
     ev.add_argument("--gray", action="store_true", help="read a colour set as gray images (BT.601 luminance)")
+    ev.add_argument("--backend", choices=BACKENDS, help=BACKEND_HELP)
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--clip-input", action="store_true", help="clip and 8-bit quantize the noisy input")
     ev.add_argument("--csv", help="write per-image rows to this CSV file")
@@ -326,6 +400,7 @@ def main(argv=None) -> int:
     dn.add_argument("--sigma", type=float, help="noise level in [0, 255] for models and methods that take one")
     dn.add_argument("--tile", type=int, help="tile size for large images (bounded memory)")
     dn.add_argument("--color-mode", choices=COLOR_MODES, help=COLOR_MODE_HELP)
+    dn.add_argument("--backend", choices=BACKENDS, help=BACKEND_HELP)
     dn.add_argument("--overwrite", action="store_true", help="replace existing output files (never inputs)")
     dn.set_defaults(func=_denoise)
 

@@ -15,6 +15,8 @@ A gray neural model takes RGB images along a colour path (:mod:`denoise_tf.colou
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 
 #: The default denoiser (demo, web page, :func:`denoise`): the first of these that ships, else BM3D.
@@ -95,7 +97,30 @@ def load_model(name: str):
     raise ValueError(f"{name!r} is a classical method, not a neural model")
 
 
-def make_denoiser(name: str, sigma: float | None = None, **options):
+#: Environment variable with the default inference path of neural denoisers (``auto``, ``keras``
+#: or ``tflite``; :func:`default_backend`).
+ENV_BACKEND = "DENOISE_TF_BACKEND"
+
+logger = logging.getLogger(__name__)
+
+
+def default_backend() -> str:
+    """The inference path neural denoisers take unless told: ``$DENOISE_TF_BACKEND``, else ``"auto"``.
+
+    Raises
+    ------
+    ValueError
+        The variable holds something other than ``auto``, ``keras`` or ``tflite``.
+    """
+    from .export import BACKENDS
+
+    value = os.environ.get(ENV_BACKEND, "").strip().lower() or "auto"
+    if value not in BACKENDS:
+        raise ValueError(f"{ENV_BACKEND} must be one of {list(BACKENDS)} (or empty: auto), got {value!r}")
+    return value
+
+
+def make_denoiser(name: str, sigma: float | None = None, backend: str | None = None, **options):
     """A denoiser object (``.denoise(image)``, ``.name``) from a name.
 
     ``name`` is a shipped weights name (``dncnn-s25``, see :mod:`denoise_tf.pretrained`), a
@@ -103,6 +128,12 @@ def make_denoiser(name: str, sigma: float | None = None, **options):
     weights), a ``.keras`` model file, or a classical method (``bm3d``, ``nlm``, ``median``...).
     ``sigma`` (0-255) goes to the methods that take a noise level. An unknown name raises
     ``ValueError`` (see :func:`model_kind`).
+
+    ``backend`` (neural models; None: :func:`default_backend`) is the inference path:
+    ``"auto"`` runs the model's cached float32 TFLite export where it is available and exact
+    (:func:`denoise_tf.export.fast_model`; outputs within 1e-4 of the Keras path) and the
+    Keras path elsewhere, ``"keras"`` and ``"tflite"`` force one. The denoiser's ``backend``
+    attribute says which runs. Classical methods ignore it.
 
     A neural denoiser of a gray model also takes RGB images, along the colour path of its
     ``color_mode`` option (:func:`denoise_tf.inference.denoise`): when not given,
@@ -118,7 +149,7 @@ def make_denoiser(name: str, sigma: float | None = None, **options):
         refuse_color_mode(name, options)
         return classical.get(name, sigma=sigma, **options)
     label = {"pretrained": str(name), "reference": str(name), "run": Path(name).name, "keras": Path(name).stem}[kind]
-    return neural_denoiser(load_model(name), name, sigma=sigma, label=label, **options)
+    return neural_denoiser(load_model(name), name, sigma=sigma, label=label, backend=backend, **options)
 
 
 def gray_colour_path(model, name: str, color_mode: str | None = None) -> str | None:
@@ -135,18 +166,27 @@ def gray_colour_path(model, name: str, color_mode: str | None = None) -> str | N
     return check_mode(color_mode) if color_mode is not None else default_mode(training_noise(name))
 
 
-def neural_denoiser(model, name: str, sigma: float | None = None, label: str | None = None, **options):
+def neural_denoiser(
+    model, name: str, sigma: float | None = None, label: str | None = None, backend: str | None = None, exported=None, **options
+):
     """:class:`denoise_tf.inference.NeuralDenoiser` of a loaded ``model`` named ``name``.
 
     A gray model meets RGB images along :func:`gray_colour_path` (``color_mode`` overrides it);
-    ``options`` go to the denoiser (``tile``, ``overlap``, ``progress``...).
+    ``options`` go to the denoiser (``tile``, ``overlap``, ``progress``...). ``backend`` chooses
+    the inference path (:func:`make_denoiser`); ``exported``, an export of ``model`` made
+    before (:func:`denoise_tf.export.fast_model`), is used as it is instead.
     """
-    from . import inference
+    from . import export, inference
 
     mode = gray_colour_path(model, name, options.get("color_mode"))
     if mode is not None:
         options = {**options, "color_mode": mode}
-    return inference.NeuralDenoiser(model, sigma=sigma, name=label or str(name), **options)
+    label = label or str(name)
+    if exported is None and options.get("runner", "compiled") == "compiled":
+        exported = export.fast_model(model, export.check_backend(backend or default_backend()), name=label)
+    denoiser = inference.NeuralDenoiser(model, sigma=sigma, name=label, exported=exported, **options)
+    logger.info("%s runs on %s", label, export.describe(exported))
+    return denoiser
 
 
 def training_noise(name: str) -> str | None:

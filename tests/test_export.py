@@ -1,5 +1,7 @@
 """BatchNorm folding, TFLite / SavedModel / ONNX export and running exports through denoise()."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -235,3 +237,81 @@ def test_fold_batchnorm_nested_model_is_reported():
         ex.fold_batchnorm(model)
     x = np.random.default_rng(0).random((1, 8, 8, 1), dtype=np.float32)
     np.testing.assert_allclose(np.asarray(ex.fold_batchnorm(model, strict=False)(x)), np.asarray(model(x)), atol=1e-6)
+
+
+# --------------------------------------------------------------------------------------------
+# The fast path: cached exports per weights, chosen by backend
+
+
+def test_weights_digest_follows_the_weights(dncnn):
+    twin = build("dncnn", depth=5, filters=16)
+    twin.set_weights(dncnn.get_weights())
+    assert ex.weights_digest(twin) == ex.weights_digest(dncnn)
+    weights = twin.get_weights()
+    weights[0] = weights[0] + 1e-3
+    twin.set_weights(weights)
+    assert ex.weights_digest(twin) != ex.weights_digest(dncnn)
+
+
+def test_cached_export_matches_keras_and_is_made_once(dncnn, tmp_path, monkeypatch):
+    fast = ex.cached_export(dncnn, name="small", folder=tmp_path)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) == 2 and names[0].startswith("small-") and names[1] == names[0] + ".sha256"  # no partial file
+    noisy = np.clip(_smooth(40, 52) + np.random.default_rng(3).normal(0, 0.1, (40, 52, 1)), 0, 1).astype(np.float32)
+    np.testing.assert_allclose(denoise(dncnn, noisy, runner=fast.numpy_call), denoise(dncnn, noisy), atol=1e-4)
+    assert ex.export_difference(dncnn, fast) <= ex.EXACT_ATOL
+    monkeypatch.setattr(ex, "export", lambda *a, **k: pytest.fail("exported again"))
+    assert ex.cached_export(dncnn, name="small", folder=tmp_path).path == fast.path  # from the cache
+
+
+def test_a_changed_cached_export_is_exported_again(monkeypatch, tmp_path, dncnn):
+    made, loaded = [], []
+
+    def fake_export(model, path, overwrite=False, **kwargs):
+        made.append(path)
+        Path(path).write_bytes(b"the real export")
+
+    monkeypatch.setattr(ex, "export", fake_export)
+    monkeypatch.setattr(ex, "load_exported", lambda path, name=None, num_threads=2: loaded.append(Path(path).read_bytes()) or "model")
+    monkeypatch.setattr(ex, "export_difference", lambda model, exported: 0.0)
+    assert ex.cached_export(dncnn, name="m", folder=tmp_path) == "model"
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert len(files) == 2 and files[1] == files[0] + ".sha256"  # the export and its hash, no partial file
+    cached = tmp_path / files[0]
+    ex.cached_export(dncnn, name="m", folder=tmp_path)
+    assert len(made) == 1  # intact: used from the cache
+    cached.write_bytes(b"something else")  # changed behind the package's back
+    with pytest.warns(UserWarning, match="does not match its sha256"):
+        ex.cached_export(dncnn, name="m", folder=tmp_path)
+    assert len(made) == 2 and cached.read_bytes() == b"the real export"
+    assert b"something else" not in loaded  # the changed file was never loaded
+    (tmp_path / (files[0] + ".sha256")).unlink()  # no hash: not trusted either
+    with pytest.warns(UserWarning, match="missing"):
+        ex.cached_export(dncnn, name="m", folder=tmp_path)
+    assert len(made) == 3 and (tmp_path / (files[0] + ".sha256")).is_file()
+
+
+def test_fast_model_auto_takes_the_export_only_where_it_is_exact_and_available(dncnn, tmp_path, monkeypatch):
+    assert dncnn.count_params() < ex.FAST_MIN_PARAMS
+    assert ex.fast_model(dncnn, "auto", folder=tmp_path) is None  # small: Keras, nothing exported
+    assert ex.fast_model(dncnn, "keras", folder=tmp_path) is None and not list(tmp_path.iterdir())
+    forced = ex.fast_model(dncnn, "tflite", name="d", folder=tmp_path)
+    assert forced.format == "tflite"
+    monkeypatch.setattr(ex, "FAST_MIN_PARAMS", 0)
+    assert ex.fast_model(dncnn, "auto", name="d", folder=tmp_path).path == forced.path
+    assert ex.fast_model(forced, "auto") is None  # an export runs as it is
+    with pytest.raises(ValueError, match="backend must be one of"):
+        ex.fast_model(dncnn, "xla")
+    # not exact: auto keeps Keras without a word and caches nothing; tflite refuses
+    other = _randomize_bn(build("dncnn", depth=5, filters=16), seed=7)
+    monkeypatch.setattr(ex, "export_difference", lambda model, exported: 0.5)
+    empty = tmp_path / "inexact"
+    assert ex.fast_model(other, "auto", folder=empty) is None
+    assert not list(empty.glob("*.tflite"))
+    with pytest.raises(ValueError, match="differs from the Keras model by 0.5"):
+        ex.fast_model(other, "tflite", folder=empty)
+    # unavailable (another Keras backend, no TensorFlow): auto falls back, tflite says why
+    monkeypatch.setattr(ex, "tflite_unavailable", lambda: "the TFLite path needs TensorFlow")
+    assert ex.fast_model(dncnn, "auto", name="d", folder=tmp_path) is None
+    with pytest.raises(ValueError, match="cannot run here: the TFLite path needs TensorFlow"):
+        ex.fast_model(dncnn, "tflite", folder=tmp_path)

@@ -407,3 +407,100 @@ def test_inference_on_the_other_backend(tmp_path):
     for name in ("dncnn", "ffdnet"):
         for runner, diff in report[name].items():
             assert diff < 1e-5, (name, runner, diff)
+
+
+# --------------------------------------------------------------------------------------------
+# The inference path: TFLite export or Keras, chosen by backend
+
+
+def _needs_tflite():
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the TFLite path needs the TensorFlow backend")
+    pytest.importorskip("tensorflow")
+
+
+@pytest.mark.parametrize("name, sigma", [("dncnn", None), ("ffdnet", 25.0)])
+def test_tflite_backend_equals_keras_within_1e4(name, sigma, tmp_path, monkeypatch):
+    """Whole, tiled, colour path, passes and self-ensemble: the export gives the Keras outputs."""
+    _needs_tflite()
+    from denoise_tf import zoo
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    m = model(name, depth=4, filters=16)
+    gray, rgb = image((2, 40, 44, 1), seed=5), image((37, 50, 3), seed=6)
+    for options in ({}, {"tile": 32, "overlap": 16}, {"passes": 2, "self_ensemble": True}):
+        fast = zoo.neural_denoiser(m, "small", sigma=sigma, backend="tflite", **options)
+        slow = zoo.neural_denoiser(m, "small", sigma=sigma, backend="keras", **options)
+        assert (fast.backend, slow.backend) == ("tflite", "keras")
+        for x in (gray, rgb):
+            np.testing.assert_allclose(fast.denoise(x), slow.denoise(x), atol=1e-4)
+    assert len(list((tmp_path / "denoise_tf" / "exports").glob("*.tflite"))) == 1  # one export per weights
+
+
+def test_the_default_backend_comes_from_the_environment(monkeypatch, tmp_path):
+    from denoise_tf import zoo
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv(zoo.ENV_BACKEND, raising=False)
+    assert zoo.default_backend() == "auto"
+    m = model("dncnn")
+    assert zoo.neural_denoiser(m, "tiny").backend == "keras"  # a small model: its export would not pay
+    monkeypatch.setenv(zoo.ENV_BACKEND, "keras")
+    assert zoo.default_backend() == "keras"
+    monkeypatch.setenv(zoo.ENV_BACKEND, "fast")
+    with pytest.raises(ValueError, match="DENOISE_TF_BACKEND must be one of"):
+        zoo.default_backend()
+    with pytest.raises(ValueError, match="backend must be one of"):
+        zoo.neural_denoiser(m, "tiny", backend="xla")
+
+
+@pytest.mark.slow
+def test_evaluate_rows_agree_between_the_paths(tmp_path, monkeypatch):
+    """Shipped DnCNN-S on three crops: the TFLite rows equal the Keras rows (PSNR within 1e-4 dB)."""
+    _needs_tflite()
+    from denoise_tf import datasets, evaluate, pretrained, zoo
+
+    if "dncnn-s25" not in pretrained.available():
+        pytest.skip("dncnn-s25 weights not shipped")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    images, names = datasets.load("samples", color=False, limit=3)
+    for clean, image_name in zip(images, names):
+        datasets.save_image(tmp_path / "set" / f"{image_name}.png", clean[:96, :112])
+    rows = {}
+    for backend in ("keras", "tflite"):
+        monkeypatch.setenv(zoo.ENV_BACKEND, backend)
+        rows[backend] = evaluate.evaluate("dncnn-s25", str(tmp_path / "set"), sigmas=[25])
+    assert len(rows["keras"]) == 3
+    for a, b in zip(rows["keras"], rows["tflite"]):
+        assert (a["model"], a["image"]) == (b["model"], b["image"])  # the path leaves the row names alone
+        assert abs(a["psnr"] - b["psnr"]) < 1e-4 and abs(a["ssim"] - b["ssim"]) < 1e-5, (a, b)
+        assert f"{a['psnr']:.2f}" == f"{b['psnr']:.2f}"
+
+
+FALLBACK = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    import keras
+    from denoise_tf import export, zoo
+    from denoise_tf.models import build
+    model = build("dncnn", depth=4, filters=64, channels=1)
+    assert model.count_params() >= export.FAST_MIN_PARAMS
+    denoiser = zoo.neural_denoiser(model, "big", backend="auto")
+    out = denoiser.denoise(np.full((24, 24, 1), 0.5, np.float32))
+    try:
+        zoo.neural_denoiser(model, "big", backend="tflite")
+        refused = ""
+    except ValueError as error:
+        refused = str(error)
+    print(json.dumps({"backend": keras.backend.backend(), "path": denoiser.backend, "shape": list(out.shape), "refused": refused}))
+    """
+)
+
+
+@pytest.mark.slow
+def test_auto_falls_back_to_keras_on_the_jax_backend(tmp_path):
+    pytest.importorskip("jax")
+    report = run_on_backend("jax", FALLBACK, tmp_path)
+    assert report["path"] == "keras" and report["shape"] == [24, 24, 1]
+    assert "needs the TensorFlow backend of Keras" in report["refused"]
