@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from denoise_tf import datasets, inference, noise, web  # noqa: E402
+from denoise_tf import datasets, noise, web  # noqa: E402
 
 
 def _port() -> int:
@@ -48,21 +48,24 @@ def _median_time(function, repeats: int) -> tuple[float, list[float]]:
 
 
 def _bench_model(label, path, image, args, Client, handle_file, folder) -> dict:
-    """Timings of one denoiser (``name`` or ``name@tflite``, the app's ``--fast`` path).
+    """Timings of one denoiser (``name``, or ``name@keras`` / ``name@tflite`` to force an inference path).
 
     Bare call, handler without HTTP, end to end per server concurrency.
     """
-    name, _, fast = label.partition("@")
-    previous = os.environ.pop(web.ENV_FAST, None)
-    if fast:
-        os.environ[web.ENV_FAST] = fast
+    from denoise_tf import zoo
+
+    name, _, backend = label.partition("@")
+    previous = os.environ.pop(zoo.ENV_BACKEND, None)
+    if backend:
+        os.environ[zoo.ENV_BACKEND] = backend
     try:
         result = _bench_denoiser(name, path, image, args, Client, handle_file, folder)
+        path_label = web.backend_label(name) if web.denoiser_info(name).neural else None
     finally:
-        os.environ.pop(web.ENV_FAST, None)
+        os.environ.pop(zoo.ENV_BACKEND, None)
         if previous is not None:
-            os.environ[web.ENV_FAST] = previous
-    return {**result, "name": f"{name} ({fast})" if fast else name}
+            os.environ[zoo.ENV_BACKEND] = previous
+    return {**result, "name": f"{name} ({path_label})" if path_label else name}
 
 
 def _bench_denoiser(name, path, image, args, Client, handle_file, folder) -> dict:
@@ -71,9 +74,8 @@ def _bench_denoiser(name, path, image, args, Client, handle_file, folder) -> dic
     info = web.denoiser_info(name)
     warm = web.warmup(name)
     if info.neural:
-        model = web.load_model(name)
-        level = {"sigma": 25.0} if inference.takes_level(model) else {}
-        bare_call = lambda: inference.denoise(model, image, **level)  # noqa: E731
+        level = 25.0 if info.level_input else None
+        bare_call = lambda: web.run_denoiser(name, image, sigma=level)  # noqa: E731  (the page's inference path)
     else:
         bare_call = lambda: classical.get(name).denoise(image)  # noqa: E731
     bare_call()
@@ -114,8 +116,8 @@ def _bench_denoiser(name, path, image, args, Client, handle_file, folder) -> dic
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--models", nargs="+", default=["dncnn-b", "dncnn-b@tflite", "ffdnet-gray@tflite", "median"],
-        help="denoisers; NAME@tflite runs a shipped model as the app's --fast TFLite export",
+        "--models", nargs="+", default=["dncnn-b@keras", "dncnn-b", "ffdnet-gray", "median"],
+        help="denoisers (the page's default inference path); NAME@keras or NAME@tflite forces one",
     )
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--requests", type=int, default=3, help="sequential requests timed (after one warm-up)")

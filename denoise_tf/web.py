@@ -31,9 +31,15 @@ Files: uploads over :data:`DEFAULT_MAX_FILE_SIZE` (128 MiB; ``DENOISE_TF_WEB_MAX
 (its results and, unless ``GRADIO_TEMP_DIR`` is set, Gradio's uploads and cached outputs) lives in
 one temporary folder per process (:func:`app_folder`), removed when the server stops and at exit.
 Each request's own files are removed when the request ends (Gradio keeps the copies it serves,
-for :data:`CACHE_SECONDS`); an upload that was refused is removed at once. The ``--fast``
-TFLite exports are cached with a sha256 beside them; a cached file whose hash differs is exported
-again, never run.
+for :data:`CACHE_SECONDS`); an upload that was refused is removed at once.
+
+Speed: the neural models run on the fast inference path (:func:`exported_model`: the float32
+TFLite export, cached per weights sha256 in the user cache, where it is available and matches
+Keras within 1e-4; ``$DENOISE_TF_BACKEND=keras`` forces Keras), warmed up at start-up. Each
+request records what its stages cost (:data:`STAGES`: decode, noise, sigma estimate, denoise,
+metrics, PNG encoding of each output, Gradio cache copies; ``benchmarks/bench_web_stages.py``
+adds upload, queue and download). An output that equals another is written once (the noisy
+view of an image used as it is, the denoised view and the 8-bit download).
 
 The processing is in plain functions (:func:`load_image`, :func:`process`...) that the tests call
 without a browser; Gradio is imported only by :func:`build_app` / :func:`launch`.
@@ -42,6 +48,7 @@ without a browser; Gradio is imported only by :func:`build_app` / :func:`launch`
 from __future__ import annotations
 
 import atexit
+import collections
 import functools
 import itertools
 import os
@@ -51,7 +58,6 @@ import sys
 import tempfile
 import threading
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,10 +65,6 @@ import numpy as np
 
 #: Environment variable that overrides :data:`DEFAULT_MAX_PIXELS`.
 ENV_MAX_PIXELS = "DENOISE_TF_WEB_MAX_PIXELS"
-#: Set to ``tflite`` to run the shipped neural models as float32 TFLite exports (BN folded,
-#: XNNPACK; built once per weights file into the user cache). Faster on a CPU, same outputs
-#: within 1e-4 (``benchmarks/results_export.md``). Needs TensorFlow.
-ENV_FAST = "DENOISE_TF_WEB_FAST"
 #: Largest image (height x width) the app accepts unless raised: 16 megapixels.
 DEFAULT_MAX_PIXELS = 16_000_000
 #: Environment variable that overrides :data:`DEFAULT_MAX_FILE_SIZE` (bytes, or "50mb").
@@ -232,84 +234,45 @@ def denoiser_info(name: str) -> DenoiserInfo:
     raise InputError(f"unknown denoiser {name!r}: expected one of {denoiser_names()}")
 
 
-_LOAD_LOCK = threading.Lock()
-
-
-def fast_path() -> str | None:
-    """``"tflite"`` when ``$DENOISE_TF_WEB_FAST`` asks for the TFLite exports, else None (Keras)."""
-    value = os.environ.get(ENV_FAST, "").strip().lower()
-    if value in ("", "0", "no", "keras"):
-        return None
-    if value != "tflite":
-        raise ValueError(f"{ENV_FAST} must be 'tflite' or empty (Keras), got {value!r}")
-    return value
-
-
-def _sha256(path: Path) -> str:
-    from .checksums import sha256
-
-    return sha256(path)
-
-
-def _export_intact(path: Path, digest_file: Path) -> bool:
-    """True when the cached export exists and matches the sha256 written beside it."""
-    if not path.is_file():
-        return False
-    try:
-        recorded = digest_file.read_text(encoding="ascii").split()[0]
-    except (OSError, IndexError, UnicodeDecodeError):
-        recorded = None
-    if recorded is not None and recorded == _sha256(path):
-        return True
-    warnings.warn(
-        f"cached export {path} does not match its sha256 ({digest_file.name} "
-        f"{'differs' if recorded else 'missing'}): exporting it again",
-        stacklevel=3,
-    )
-    return False
-
-
-def exported_model(name: str, folder: Path | None = None):
-    """The float32 TFLite export of shipped model ``name``, made once per weights file and cached.
-
-    The export's sha256 is written beside it (``<file>.sha256``) when it is made; a cached file
-    whose hash differs (changed or damaged since) or has no hash is exported again, never loaded.
-    """
-    from . import datasets, export, pretrained
-
-    folder = Path(folder) if folder is not None else datasets.cache_dir() / "exports"
-    path = folder / f"{name}-{pretrained.entry(name)['sha256'][:16]}.tflite"
-    digest_file = path.with_name(path.name + ".sha256")
-    if not _export_intact(path, digest_file):
-        folder.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.stem}.{os.getpid()}.part.tflite")
-        partial_digest = path.with_name(f".{path.stem}.{os.getpid()}.part.sha256")
-        try:
-            export.export(pretrained.load(name), partial, overwrite=True)
-            partial_digest.write_text(f"{_sha256(partial)}  {path.name}\n", encoding="ascii")
-            # atomic renames: a killed export leaves no half file under the final names; the hash
-            # goes first, so a model file never sits beside another file's hash for long
-            os.replace(partial_digest, digest_file)
-            os.replace(partial, path)
-        finally:
-            partial.unlink(missing_ok=True)
-            partial_digest.unlink(missing_ok=True)
-    return export.load_exported(path, name=name)
+_LOAD_LOCK = threading.RLock()
 
 
 @functools.lru_cache(maxsize=None)
-def _model(name: str, fast: str | None = None):
+def _model(name: str):
     from . import pretrained, reference
 
-    if name in reference.available():  # a paper's network: fetched and converted on first use
-        return reference.load(name)
-    return exported_model(name) if fast == "tflite" else pretrained.load(name)
+    return reference.load(name) if name in reference.available() else pretrained.load(name)
 
 
 def load_model(name: str):
-    """The shipped model ``name``, built once per process (a TFLite export with ``$DENOISE_TF_WEB_FAST=tflite``)."""
+    """The Keras model of shipped weights ``name``, built once per process."""
     with _LOAD_LOCK:
-        return _model(name, fast_path())
+        return _model(name)
+
+
+@functools.lru_cache(maxsize=None)
+def _export(name: str, backend: str):
+    from . import export
+
+    return export.fast_model(load_model(name), backend, name=name)
+
+
+def exported_model(name: str):
+    """The export shipped model ``name`` runs on (made once per process), or None for the Keras path.
+
+    The inference path is :func:`denoise_tf.zoo.default_backend` (``$DENOISE_TF_BACKEND``;
+    ``auto``: the float32 TFLite export cached per weights sha256 in the user cache where it is
+    available and exact, see :func:`denoise_tf.export.fast_model`).
+    """
+    from .zoo import default_backend
+
+    with _LOAD_LOCK:
+        return _export(name, default_backend())
+
+
+def backend_label(name: str) -> str:
+    """``"tflite"`` or ``"keras"``: the path a neural ``name`` runs on here."""
+    return "keras" if exported_model(name) is None else "tflite"
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,20 +340,24 @@ def _too_large(name: str, width: int, height: int, limit: int) -> str:
     )
 
 
-def sample_names() -> list[str]:
-    from .demo import sample_images
-
-    return sample_images(None, limit=100)[1]
-
-
-def load_sample(name: str) -> np.ndarray:
-    """A bundled sample image by file name (its own channels)."""
+@functools.lru_cache(maxsize=1)
+def _samples() -> tuple[tuple, tuple]:
     from .demo import sample_images
 
     images, names = sample_images(None, limit=100)
+    return tuple(images), tuple(names)
+
+
+def sample_names() -> list[str]:
+    return list(_samples()[1])
+
+
+def load_sample(name: str) -> np.ndarray:
+    """A bundled sample image by file name (its own channels; read once per process, a copy each call)."""
+    images, names = _samples()
     if name not in names:
-        raise InputError(f"unknown sample {name!r}: expected one of {names}")
-    return images[names.index(name)]
+        raise InputError(f"unknown sample {name!r}: expected one of {list(names)}")
+    return images[names.index(name)].copy()
 
 
 # --------------------------------------------------------------------------------------------
@@ -413,6 +380,16 @@ class Result:
     total_seconds: float = 0.0
     notes: list = field(default_factory=list)
     scores: dict = field(default_factory=dict)  # noisy_psnr, noisy_ssim, psnr, ssim (with a reference)
+    stages: dict = field(default_factory=dict)  # seconds per stage of the request (STAGES)
+    backend: str | None = None  # "tflite" or "keras" for neural models
+
+
+#: The stage timings of the last requests, newest last: ``{"request", "model", "stages": {name: s}}``.
+#: Stages: ``decode`` (the upload read), ``noise``, ``sigma`` (estimate), ``prepare`` (checks,
+#: the model's path), ``denoise``,
+#: ``metrics``, ``png result`` (the download file), ``png <view>`` (each view written), ``cache``
+#: (Gradio's copies), ``handler`` (all of the page's own work for the request).
+STAGES: "collections.deque[dict]" = collections.deque(maxlen=100)
 
 
 def match_channels(image: np.ndarray, channels: int | None, model: str) -> tuple[np.ndarray, str | None]:
@@ -450,7 +427,9 @@ def run_denoiser(model: str, noisy: np.ndarray, sigma: float | None = None, tile
     if not info.neural:
         return classical.get(model, sigma=sigma).denoise(noisy)
     options = {"tile": tile, "overlap": min(32, tile // 2)} if tile else {}
-    denoiser = zoo.neural_denoiser(load_model(model), model, sigma=sigma, progress=progress, **options)
+    exported = exported_model(model)
+    backend = "keras" if exported is None else None  # the choice is made once, by exported_model
+    denoiser = zoo.neural_denoiser(load_model(model), model, sigma=sigma, progress=progress, backend=backend, exported=exported, **options)
     return denoiser.denoise(noisy)
 
 
@@ -493,11 +472,22 @@ def process(
     if min(image.shape[:2]) < 8:
         raise InputError(f"image too small ({image.shape[1]}x{image.shape[0]}): at least 8x8 pixels")
     notes = []
+    stages = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> float:
+        nonlocal clock
+        now = time.perf_counter()
+        stages[stage] = stages.get(stage, 0.0) + now - clock
+        clock = now
+        return stages[stage]
+
     spec = noise_spec(noise_kind, strength) if noise_kind not in (None, "", NO_NOISE) else None
     if spec:
         noisy = noise.apply(image, spec, seed=[int(seed)])
         if reference is None:
             reference = image
+        lap("noise")
     else:
         noisy = image
     _, note = match_channels(noisy, info.channels, model)
@@ -506,12 +496,14 @@ def process(
     if info.level_input and sigma is None:
         sigma = float(noise.estimate_sigma(noisy))
         notes.append(f"sigma estimated from the image: {sigma:.1f}")
+        lap("sigma")
     elif not info.uses_sigma:
         sigma = None
     tile = TILE if info.neural and max(image.shape[:2]) > TILE else None
-    t0 = time.perf_counter()
+    backend = backend_label(model) if info.neural else None
+    lap("prepare")
     denoised = run_denoiser(model, noisy, sigma=sigma, tile=tile, progress=progress)
-    seconds = time.perf_counter() - t0
+    seconds = lap("denoise")
     scores = {}
     if reference is not None:
         reference = np.asarray(reference, dtype=np.float32)
@@ -535,6 +527,7 @@ def process(
                 "psnr": float(metrics.psnr(reference, denoised)),
                 "ssim": float(metrics.ssim(reference, denoised)),
             }
+            lap("metrics")
     return Result(
         original=image,
         noisy=noisy,
@@ -548,6 +541,8 @@ def process(
         total_seconds=time.perf_counter() - start,
         notes=notes,
         scores=scores,
+        stages=stages,
+        backend=backend,
     )
 
 
@@ -579,30 +574,47 @@ def metrics_markdown(result: Result) -> str:
         detail += f", sigma {result.sigma:.1f}"
     if result.tiled:
         detail += f", tiled {TILE}x{TILE}"
+    if result.backend:
+        detail += f", {result.backend}"
     lines.append(f"**Time:** denoiser {result.seconds:.3f} s, whole request {result.total_seconds:.3f} s ({detail})")
     return "\n".join(lines)
 
 
-def display_files(result: Result, folder) -> tuple[str, str, str]:
+def display_files(result: Result, folder, download=None, bits: int = 8) -> tuple[str, str, str]:
     """8-bit PNGs of the original (the clean reference when there is one), noisy and denoised images.
 
     The page gets files written once per request rather than arrays: Gradio caches an array
     output under its content hash and rewrites that file, which can cut short the download of
-    an identical output of a concurrent request; a file output is copied atomically.
+    an identical output of a concurrent request; a file output is copied atomically. A view
+    equal to another is not written again: without synthetic noise or a reference the original
+    is the noisy input itself, and an 8-bit ``download`` file (:func:`save_result`, ``bits``)
+    is the denoised view. Each PNG written adds its seconds to ``result.stages``
+    (``png <view>``).
     """
     from .datasets import save_image
 
-    clean = result.reference if result.reference is not None else result.original
-    images = {"original": clean, "noisy": np.clip(result.noisy, 0.0, 1.0), "denoised": result.denoised}
-    return tuple(str(save_image(Path(folder) / f"{key}.png", image)) for key, image in images.items())
+    def write(key: str, image) -> str:
+        start = time.perf_counter()
+        path = str(save_image(Path(folder) / f"{key}.png", image))
+        result.stages[f"png {key}"] = time.perf_counter() - start
+        return path
+
+    same_input = result.reference is None and result.spec is None
+    noisy = write("noisy", np.clip(result.noisy, 0.0, 1.0))
+    original = noisy if same_input else write("original", result.reference if result.reference is not None else result.original)
+    denoised = str(download) if download is not None and bits == 8 else write("denoised", result.denoised)
+    return original, noisy, denoised
 
 
 def save_result(result: Result, stem: str, folder, bits: int = 8) -> Path:
     """Write the denoised image as ``<folder>/<stem>_<model>.png`` (8- or 16-bit)."""
     from .datasets import save_image
 
+    start = time.perf_counter()
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", stem)[:60] or "image"
-    return save_image(Path(folder) / f"{safe}_{result.model}.png", result.denoised, bits=bits)
+    path = save_image(Path(folder) / f"{safe}_{result.model}.png", result.denoised, bits=bits)
+    result.stages["png result"] = time.perf_counter() - start
+    return path
 
 
 # --------------------------------------------------------------------------------------------
@@ -631,6 +643,7 @@ def handle(
     ``folder`` (default :func:`app_folder`).
     """
     refused = []
+    start = time.perf_counter()
     try:
         notes = []
         bits = 8
@@ -655,17 +668,37 @@ def handle(
                 raise
         use_sigma = None if sigma_auto or sigma is None else float(sigma)
         seed = 0 if seed in (None, "") else int(seed)
+        decoded = time.perf_counter() - start
         result = process(image, model, noise_kind, strength, seed, use_sigma, reference, progress=progress)
+        result.stages = {"decode": decoded, **result.stages}
         result.notes[:0] = notes
         # One folder per request: concurrent requests on same-named files never share a result file.
         folder = tempfile.mkdtemp(prefix="result_", dir=folder or app_folder())
         path = save_result(result, stem, folder, bits=bits)
         status = "OK" + ("; " + "; ".join(result.notes) if result.notes else "")
-        return {"ok": True, "status": status, "result": result, "download": str(path), "refused": []}
+        return {"ok": True, "status": status, "result": result, "download": str(path), "refused": [], "bits": bits}
     except InputError as error:
         return {"ok": False, "status": f"Error: {error}", "result": None, "download": None, "refused": refused}
     except Exception as error:  # a denoiser failure: report it, keep serving
         return {"ok": False, "status": f"Error: {type(error).__name__}: {error}", "result": None, "download": None, "refused": []}
+
+
+def _will_tile(upload, sample, model) -> bool:
+    """Whether a request runs tiled (a neural model, a side over :data:`TILE`), from the file header."""
+    from . import images
+
+    try:
+        if not denoiser_info(model).neural:
+            return False
+        if upload:
+            header = images.read_header(Path(upload))
+            return max(header.width, header.height) > TILE
+        if sample:
+            images, names = _samples()
+            return sample in names and max(images[names.index(sample)].shape[:2]) > TILE
+    except Exception:  # the request itself reports what is wrong
+        return False
+    return False
 
 
 _FOLDER: Path | None = None
@@ -750,23 +783,38 @@ def build_app(max_pixels: int | None = None, default_model: str | None = None, d
         return gr.update(visible=show), gr.update(visible=show)
 
     def on_run(upload, sample, reference, noise_kind, strength, seed, model, sigma_auto, sigma, progress=gr.Progress(track_tqdm=True)):
-        progress(0, desc="denoising")
+        start = time.perf_counter()
         number = next(requests)
         # the request's own folder: its files are copied into Gradio's cache (which serves them
         # and removes them after CACHE_SECONDS), then the folder goes when the request ends
         folder = tempfile.mkdtemp(prefix="request_", dir=app_folder())
         try:
-            out = handle(upload, sample, reference, noise_kind, strength, seed, model, sigma_auto, sigma, limit=limit, folder=folder, progress=True)
+            # the progress bar only where tiles make it move (each update is a message to the page)
+            tiled = _will_tile(upload, sample, model)
+            if tiled:
+                progress(0, desc="denoising")
+            out = handle(upload, sample, reference, noise_kind, strength, seed, model, sigma_auto, sigma, limit=limit, folder=folder, progress=tiled)
             status = f"[request {number}] {out['status']}"
             if not out["ok"]:
                 _remove_refused(out["refused"])
                 gr.Warning(out["status"], duration=8)
                 return None, None, None, None, "", status, gr.update(value=None, interactive=False)
             r = out["result"]
-            files = display_files(r, Path(out["download"]).parent)
-            shown = [box.move_resource_to_block_cache(f) for box, f in zip((original, noisy, denoised), files)]
-            pair_files = tuple(pair.move_resource_to_block_cache(f) for f in files[1:])
-            result_file = download.move_resource_to_block_cache(out["download"])
+            files = display_files(r, Path(out["download"]).parent, download=out["download"], bits=out["bits"])
+            moved = time.perf_counter()
+            cached = {}  # a file shown twice is copied into Gradio's cache once
+
+            def to_cache(box, path):
+                if path not in cached:
+                    cached[path] = box.move_resource_to_block_cache(path)
+                return cached[path]
+
+            shown = [to_cache(box, f) for box, f in zip((original, noisy, denoised), files)]
+            pair_files = tuple(to_cache(pair, f) for f in files[1:])
+            result_file = to_cache(download, out["download"])
+            r.stages["cache"] = time.perf_counter() - moved
+            r.stages["handler"] = time.perf_counter() - start
+            STAGES.append({"request": number, "model": r.model, "backend": r.backend, "stages": dict(r.stages)})
             return (*shown, pair_files, metrics_markdown(r), status, gr.update(value=result_file, interactive=True))
         finally:
             _remove_folder(Path(folder))
@@ -822,15 +870,19 @@ def build_app(max_pixels: int | None = None, default_model: str | None = None, d
 
 
 def warmup(model: str | None = None) -> float:
-    """Load ``model`` (default: the page's default) and trace its compiled call; returns seconds.
+    """Load ``model`` (default: the page's default) and prepare its inference path; returns seconds.
 
-    The first request otherwise pays for building the model and tracing the graph (seconds on a
-    CPU). Two sizes are run so that TensorFlow's relaxed-shape trace is made here too.
+    The first request otherwise pays for building the model, making or loading its export and
+    tracing the graph (seconds on a CPU). On the Keras path two sizes are run, so that
+    TensorFlow's relaxed-shape trace is made here too; on the TFLite path one gray
+    :data:`TILE` x :data:`TILE` image, so that the interpreter's buffers already fit the
+    largest call a request makes (growing them costs seconds; shrinking them, a tenth).
     """
     start = time.perf_counter()
     model = model or default_denoiser()
     if denoiser_info(model).neural:
-        for size in (64, 96):
+        sizes = (64, 96) if exported_model(model) is None else (TILE,)
+        for size in sizes:
             process(np.full((size, size, 1), 0.5, np.float32), model, sigma=25.0)
     return time.perf_counter() - start
 
@@ -883,11 +935,13 @@ __all__ = [
     "ENV_MAX_PIXELS",
     "InputError",
     "Result",
+    "STAGES",
     "TILE",
     "app_folder",
     "build_app",
     "cleanup",
     "denoiser_choices",
+    "exported_model",
     "handle",
     "launch",
     "load_image",

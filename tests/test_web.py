@@ -220,7 +220,7 @@ def test_requests_record_their_stages_and_write_each_view_once(tmp_path):
     assert set(r.stages) >= {"png noisy"} and "png original" not in r.stages and "png denoised" not in r.stages
     noisy = web.handle(str(path), None, None, "gaussian", 25, 0, "median", True, 25, folder=tmp_path)
     views = web.display_files(noisy["result"], tmp_path / "views2", download=noisy["download"], bits=noisy["bits"])
-    assert len(set(views)) == 2 and {"noise", "metrics"} <= set(noisy["result"].stages)
+    assert len(set(views)) == 3 and views[2] == noisy["download"] and {"noise", "metrics"} <= set(noisy["result"].stages)
     np.testing.assert_array_equal(datasets.read_image(views[0]), datasets.read_image(path))  # the clean original
 
 
