@@ -32,6 +32,12 @@ wavelet       ``denoise_wavelet``: BayesShrink, soft thresholds, ``wavelet="db2"
 bm3d          the ``bm3d`` package: ``bm3d.bm3d(z, sigma / 255)`` for gray, ``bm3d.bm3d_rgb``
               (CBM3D, opponent colour space) for colour; ``profile="np"``, ``threads=1`` (see below);
               images of at least 9x9 pixels (the 8x8 blocks of the profile plus one)
+zero-shot     not classical but behind the same call: Zero-Shot Noise2Noise
+              (:mod:`denoise_tf.zeroshot`), a ~21k-parameter CNN fitted to the image's own 2x
+              down-sampled pairs, 2,000 Adam steps on 96x96 crops, at most 120 s per image; does not
+              use sigma; options ``steps``, ``learning_rate``, ``width``, ``patch``, ``max_seconds``,
+              ``seed``, ``progress`` (None keeps the default; ``max_seconds=inf``: no cap); images of at least
+              10x10 pixels
 ============  ========================================================================================
 
 BM3D threads: the ``bm3d`` library splits its work over ``BM3DProfile.num_threads`` threads
@@ -249,6 +255,33 @@ def _bm3d(image, sigma, profile: str = "np", threads: int | None = None):
     return bm3d.bm3d(image[..., 0], sigma_psd=sigma / 255.0, profile=chosen)
 
 
+
+def _zero_shot_check(image, **options) -> None:
+    """Refuse images too small for the zero-shot pairs (and bad options), before any fitting."""
+    from . import zeroshot
+
+    zeroshot.check_image(image)
+    zeroshot.ZeroShotDenoiser(**options)
+
+
+@_register("zero-shot", uses_sigma=False, check=_zero_shot_check)
+def _zero_shot(
+    image,
+    sigma,
+    steps: int | None = None,
+    learning_rate: float | None = None,
+    width: int | None = None,
+    patch: int | None = None,
+    max_seconds: float | None = None,
+    seed: int | None = None,
+    progress: bool | None = None,
+):
+    """Zero-Shot Noise2Noise: a ~21k-parameter CNN fitted to the image's own down-sampled pairs."""
+    from . import zeroshot
+
+    options = dict(steps=steps, learning_rate=learning_rate, width=width, patch=patch, max_seconds=max_seconds, seed=seed)
+    return zeroshot.denoise(image, progress=progress, **options)
+
 def _check_size(size, name: str) -> None:
     if not (isinstance(size, (int, np.integer)) and size >= 1):
         raise ValueError(f"{name} must be a positive int (filter side in pixels), got {size!r}")
@@ -338,7 +371,7 @@ def denoise(image, method: str, sigma: float | None = None, **options) -> np.nda
         ``(H, W)`` or a batch ``(N, H, W, C)`` also work.
     method : str
         One of :func:`available`: ``mean``, ``median``, ``gaussian``, ``bilateral``, ``nlm``,
-        ``tv``, ``wavelet``, ``bm3d``.
+        ``tv``, ``wavelet``, ``bm3d``, ``zero-shot``.
     sigma : float or None
         Noise standard deviation on the 0-255 scale; None estimates it per image (methods that
         use it; ``mean`` and ``median`` ignore it).
