@@ -1,24 +1,26 @@
-"""Writes notebooks/01_data_prep.ipynb (outputs empty)."""
+"""Writes notebooks/01_data_prep.ipynb (outputs empty). Edit the cells here, then rerun."""
 
-import nbformat as nbf
+from notebook_cells import code, exercises, md, next_link, opening, setup, write
 
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
 cells = [
-    md("""# 01 · Data preparation
-
-Before any network can learn to remove noise it needs clean images, and for real camera noise it needs
+    opening(
+        "01",
+        """Before any network can learn to remove noise it needs clean images, and for real camera noise it needs
 *pairs* of noisy and clean shots of the same scene. This lesson shows where the images come from, how
-the package finds them, what they look like once loaded, and how to cut your own data into
-training, validation and test parts. Everything goes through one module, `denoise_tf.datasets`.
+the package finds them and fetches them, what they look like once loaded, and how to cut your own
+data into training, validation and test parts. Everything goes through one module, `denoise_tf.datasets`.
 
 `PROFILE = "tiny"` (the default, and what CI runs) loads only a few images per set; set
-`DENOISE_TF_PROFILE=full` to load every image. When the benchmark sets are not on this machine the
-notebook falls back to the four sample images that ship inside the package, so it runs anywhere."""),
-    code("""import os
-
-PROFILE = os.environ.get("DENOISE_TF_PROFILE", "tiny")  # "tiny" or "full"
-LIMIT = 4 if PROFILE == "tiny" else None  # images loaded per set (None: all)
-print("profile:", PROFILE)"""),
+`DENOISE_TF_PROFILE=full` (or `PROFILE = "full"` in the first code cell) to load every image. When a
+benchmark set is not on this machine the lesson downloads the smallest one, Set12 (about 1.2 MB).""",
+        [
+            "tell where the package looks for data (the data root) and point it somewhere else;",
+            "fetch a named set, checked file by file against its SHA-256, and verify it;",
+            "load images as `float32` arrays in `[0, 1]`, gray or colour, from a named set or any folder;",
+            "read noisy/clean pairs in the SIDD and DIV2K layouts, and make seeded train/val/test splits.",
+        ],
+    ),
+    setup("""LIMIT = 4 if PROFILE == "tiny" else None  # images loaded per set (None: all)"""),
     md("""## Where the data lives: the data root
 
 The named sets live in one folder, the **data root**, one sub-folder per set (`train400/`,
@@ -67,8 +69,12 @@ datasets.download("bsd68", data_root="/data/dn")  # or anywhere else
 # from a shell: python -m denoise_tf.datasets download set12 bsd68
 ```
 
-This notebook does not download anything. `verify()` checks the files that are already here:"""),
-    code("""for name, ok in present.items():
+`datasets.fetch(name)` is what the lessons call: it uses a set that is already under the data root
+and downloads it only when some of its files are missing, then says how big it is. Set12 is the
+smallest named set. `verify()` then checks the files that are here:"""),
+    code("""datasets.fetch("set12")
+present = {name: (root / spec["folder"]).is_dir() for name, spec in datasets.NAMED_SETS.items()}
+for name, ok in present.items():
     if ok:
         problems = datasets.verify(name)
         print(f"{name:13s}", "all files intact" if not problems else problems[:3])
@@ -106,8 +112,7 @@ if len(loaded) > 1:  # the first image of each set
     cells = [(images[0], f"{name}: {names[0]}") for name, (images, names) in loaded.items()]
 else:  # only one set: its first images
     cells = [(image, f"{SETS[0]}: {n}") for image, n in zip(*loaded[SETS[0]])]
-os.makedirs("../figures", exist_ok=True)
-plots.side_by_side([[c[0] for c in cells]], [[c[1] for c in cells]], size=2.6, path="../figures/01_data_sets.png");"""),
+plots.side_by_side([[c[0] for c in cells]], [[c[1] for c in cells]], size=2.6, path=FIGURES / "01_data_sets.png");"""),
     md("""## Paired noisy / clean data
 
 Synthetic noise (lesson 02) only needs clean images. Real camera noise needs pairs: a noisy shot and a
@@ -146,7 +151,7 @@ noisy, clean, pair_names = datasets.load_pairs(demo, layout="sidd")
 print(len(noisy), "pairs:", pair_names)
 plots.side_by_side(
     [[noisy[0][32:160, 64:192], clean[0][32:160, 64:192]]], [["noisy (crop)", "clean (GT)"]],
-    size=3.0, path="../figures/01_data_pair.png",
+    size=3.0, path=FIGURES / "01_data_pair.png",
 );"""),
     md("""## Splitting into train / validation / test
 
@@ -172,17 +177,16 @@ print("train pairs:", train_pairs)"""),
   `shared/data`, then the user cache. `download()` fetches them, checked by SHA-256; `verify()` checks them.
 * Images are `float32` in `[0, 1]`, `(H, W, C)`; `color=` converts gray ↔ RGB.
 * `load_pairs()` reads SIDD- and DIV2K-style noisy/clean folders; `split()` makes seeded splits.
-* Train400 is cut from CBSD432, and BSD68 is gray CBSD68: keep test images out of training.
-
-Next: lesson 02 adds synthetic noise to these clean images."""),
+* Train400 is cut from CBSD432, and BSD68 is gray CBSD68: keep test images out of training."""),
+    exercises(
+        "01",
+        [
+            "Point the data root at a new empty folder with `data_root=` and fetch Set12 there. Which files appear, and what does `verify()` report after you change one byte of one file?",
+            "Load `samples` as gray and as colour. Check the shapes, the value range and the dtype, and confirm that gray = 0.299 R + 0.587 G + 0.114 B on one pixel.",
+            "Split Set12's file names 60/20/20 with seed 1 and with seed 2. How many names do the two test parts share?",
+            "Build a SIDD-style folder of three scenes with two shots each, split it by scene, and check that no scene lands in two parts.",
+        ],
+    ),
+    next_link("01"),
 ]
-
-nb = nbf.v4.new_notebook()
-nb.cells = cells
-nb.metadata = {
-    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
-    "language_info": {"name": "python"},
-}
-for index, cell in enumerate(nb.cells):  # stable ids: regenerating changes only what was edited
-    cell.id = f"01-{index:02d}"
-nbf.write(nb, "notebooks/01_data_prep.ipynb")
+write("01", cells)

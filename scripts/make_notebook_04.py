@@ -1,37 +1,42 @@
 """Writes notebooks/04_training.ipynb (outputs empty). Edit the cells here, then rerun."""
 
-import nbformat as nbf
+from notebook_cells import code, exercises, md, next_link, opening, setup, write
 
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
 cells = [
-    md("""# 04 · Training a denoiser
-
-This lesson trains DnCNN (Zhang et al., 2017) the way the paper does: clean 40×40 patches cut from
+    opening(
+        "04",
+        """This lesson trains DnCNN (Zhang et al., 2017) the way the paper does: clean 40×40 patches cut from
 Train400, the 8 flip/rotate augmentations, fresh Gaussian noise for every batch, Adam with a step
 learning-rate decay. Everything an experiment needs lives in **one config object**
-(`denoise_tf.train.TrainConfig`), loaded from a file in `configs/`.
+(`denoise_tf.train.TrainConfig`), loaded by name from the recipes that ship with the package
+(the repository keeps them in `configs/`).
 
-`PROFILE = "tiny"` (the default, and what CI runs) shrinks the recipe so it trains in about a
-minute on a laptop CPU; set `DENOISE_TF_PROFILE=full` (or change the cell below) for the real recipe,
-which needs a GPU (see `scripts/train_gpu.py`)."""),
-    code("""import os
-import tempfile
-
-PROFILE = os.environ.get("DENOISE_TF_PROFILE", "tiny")  # "tiny" or "full"
-print("profile:", PROFILE)"""),
+`PROFILE = "tiny"` (the default, and what CI runs) shrinks the recipe and trains on the four bundled
+sample images, so it needs no download; `full` fetches Train400 and its validation images (about
+11 MB) and runs the paper's recipe, which needs a GPU: on Colab, Runtime > Change runtime type > GPU.""",
+        [
+            "load a training recipe by name, shrink it with its `tiny` section and override single keys;",
+            "train a model into a run folder and read its learning curves;",
+            "compare a model before and after training on an image it never saw;",
+            "start from shipped weights (fine-tuning) and resume a stopped run.",
+        ],
+    ),
+    setup("""import tempfile"""),
     md("""## The config
 
-A config file names the model and its options, the noise (a text spec from `denoise_tf.noise`), the
+`TrainConfig.load` takes a recipe's name (`"dncnn_s25"`, listed by `config_names()`) or the path
+of your own YAML file. A config names the model and its options, the noise (a text spec from `denoise_tf.noise`), the
 data, the patching, the optimiser and the schedule. Its `tiny` section overrides a few keys."""),
     code("""from denoise_tf import datasets
-from denoise_tf.train import TrainConfig
+from denoise_tf.train import TrainConfig, config_names
 
-config = TrainConfig.load("../configs/dncnn_s25.yaml", tiny=(PROFILE == "tiny"))
-try:
-    datasets.resolve(config.train_data)
-except (FileNotFoundError, ValueError):
-    # Train400 is not on this machine: learn from the bundled sample images instead.
+print("recipes:", config_names())
+config = TrainConfig.load("dncnn_s25", tiny=(PROFILE == "tiny"))
+if PROFILE == "tiny":  # the bundled samples: no download
     config.train_data, config.val_data, config.val_limit = "samples", "samples", 1
+else:  # Train400 and its validation images, fetched once when they are not here
+    datasets.fetch(config.train_data)
+    datasets.fetch(config.val_data)
 if PROFILE == "tiny":
     config.output_dir = tempfile.mkdtemp(prefix="denoise_tf_runs_")  # a fresh folder each run
     config.steps_per_epoch, config.epochs = 20, 3
@@ -52,8 +57,7 @@ The training loss is the mean squared error between the output and the clean pat
 outputs `noisy − predicted_noise`, this is the paper's loss on the noise (residual learning)."""),
     code("""from denoise_tf import plots
 
-os.makedirs("../figures", exist_ok=True)
-plots.training_curves(run_dir, path="../figures/04_training_curves.png");"""),
+plots.training_curves(run_dir, path=FIGURES / "04_training_curves.png");"""),
     md("""## Before and after
 
 The best checkpoint denoises a validation image it never trained on. With the tiny profile the
@@ -72,7 +76,7 @@ denoised = np.clip(np.asarray(model.predict_on_batch(noisy[None]))[0], 0, 1)
 plots.side_by_side(
     [[clean, noisy, denoised]],
     [["clean", f"noisy {metrics.psnr(clean, noisy):.2f} dB", f"denoised {metrics.psnr(clean, denoised):.2f} dB"]],
-    path="../figures/04_before_after.png",
+    path=FIGURES / "04_before_after.png",
 );"""),
     md("""## Fine-tuning on your own images
 
@@ -84,7 +88,7 @@ the three channels). Point `train_data` at a folder of your own photos and a few
 the network to them. From the command line:
 
 ```
-python -m denoise_tf train configs/dncnn_s25.yaml --set init_weights=dncnn-s25 --set train_data=/path/to/photos
+python -m denoise_tf train dncnn_s25 --set init_weights=dncnn-s25 --set train_data=/path/to/photos
 ```
 
 First, what the starting point buys before any training: the same network, randomly initialised
@@ -113,13 +117,17 @@ print((fine_dir / "init_weights.json").read_text())"""),
 
 A run stopped for any reason (a closed laptop, a session limit, `kill -9`) continues from its last
 backup with `train(config, resume=True)` or `python -m denoise_tf train CONFIG --resume`; finished
-epochs are not repeated. Full-size training on a GPU machine with JAX and no TensorFlow:
-
-```
-KERAS_BACKEND=jax python scripts/train_gpu.py configs/dncnn_s25.yaml --minutes 30
-```"""),
+epochs are not repeated. On Colab, keep `output_dir` on a mounted Google Drive folder so a run
+survives the end of the runtime and resumes in the next one."""),
+    exercises(
+        "04",
+        [
+            "Load `dncnn_s25` with and without `tiny=True` and list every key whose value differs.",
+            "Train the tiny recipe twice with the same seed into two folders. Are the two `log.csv` files identical? Change `seed` and compare again.",
+            "Train with `noise` set to `gaussian:sigma=0-55` (blind) for the same number of steps. Score both models at σ = 15 and σ = 50 on one image: which generalises?",
+            "Stop a run after its first epoch (train with `epochs=1`), then resume it with `epochs=3`. Check in `log.csv` that epoch 0 was not repeated.",
+        ],
+    ),
+    next_link("04"),
 ]
-nb = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
-for index, cell in enumerate(nb.cells):  # stable ids: regenerating changes only what was edited
-    cell.id = f"04-{index:02d}"
-nbf.write(nb, "notebooks/04_training.ipynb")
+write("04", cells)

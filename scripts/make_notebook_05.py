@@ -1,12 +1,11 @@
 """Writes notebooks/05_evaluation.ipynb (outputs empty). Edit the cells here, then rerun."""
 
-import nbformat as nbf
+from notebook_cells import code, exercises, md, next_link, opening, repo_url, setup, write
 
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
 cells = [
-    md("""# 05 · Evaluating denoisers
-
-A PSNR figure on its own tells you little. It depends on the images, the noise level, how the noise was
+    opening(
+        "05",
+        """A PSNR figure on its own tells you little. It depends on the images, the noise level, how the noise was
 drawn, whether the noisy input was clipped, whether the output was clipped, and how PSNR and SSIM were
 computed. Papers that disagree by 0.1 dB often differ in one of these details. So this project fixes
 them once, in `denoise_tf.evaluate`. The command line (`python -m denoise_tf evaluate`), `RESULTS.md`
@@ -20,37 +19,32 @@ In this lesson we:
 4. compare how long each method takes per image.
 
 `PROFILE = "tiny"` (the default, and what CI runs) scores the first **2** Set12 images and runs BM3D at
-σ = 25 only, so the notebook finishes in a minute or two on a laptop CPU. With
-`DENOISE_TF_PROFILE=full` it scores all 12 images, which takes a few minutes, mostly in BM3D."""),
-    code("""import os
-
-PROFILE = os.environ.get("DENOISE_TF_PROFILE", "tiny")  # "tiny" or "full"
-LIMIT = 2 if PROFILE == "tiny" else None  # Set12 images scored (None: all 12)
+σ = 25 only. With `DENOISE_TF_PROFILE=full` it scores all 12 images, mostly waiting for BM3D, which
+runs on the CPU even on Colab.""",
+        [
+            "apply one evaluation protocol (seeded noise, unclipped input, clipped output, PSNR/SSIM at range 1);",
+            "score classical filters and BM3D beside trained networks in one table;",
+            "read a results table fairly: which rows compare, and what a tiny subset can and cannot say;",
+            "measure the time per image of each method on your machine.",
+        ],
+    ),
+    setup("""LIMIT = 2 if PROFILE == "tiny" else None  # Set12 images scored (None: all 12)
 BM3D_SIGMAS = (25,) if PROFILE == "tiny" else (15, 25, 50)  # BM3D: about 5 s per 256x256 image on a CPU
-SIGMAS = (15, 25, 50)  # noise levels on the 0-255 scale (the DnCNN paper's table)
-print("profile:", PROFILE)"""),
+SIGMAS = (15, 25, 50)  # noise levels on the 0-255 scale (the DnCNN paper's table)"""),
     md("""## The test images
 
 **Set12** has twelve gray images (seven of 256×256 and five of 512×512), and DnCNN's Table III reports
 results on it. `datasets.load` reads the images in name order, so image *k* is always the same file.
-If there is no data root (see lesson 01), the notebook falls back to the sample images bundled with the
-package, read as gray. Those scores are good for learning the method but cannot be compared with
-published figures."""),
-    code("""from pathlib import Path
-
-import numpy as np
+When no data root has it (see lesson 01), `datasets.fetch` downloads it once (about 1.2 MB,
+checked by SHA-256) into the per-user cache."""),
+    code("""import numpy as np
 from IPython.display import Markdown, display
 
 from denoise_tf import datasets, evaluate, metrics, plots, pretrained, report, targets
 
-FIGURES = Path("../figures")
-FIGURES.mkdir(exist_ok=True)
-try:
-    DATASET = "set12"
-    images, names = datasets.load(DATASET, limit=LIMIT)
-except (FileNotFoundError, ValueError):
-    DATASET = "samples"  # no data root on this machine: the bundled images, as gray
-    images, names = datasets.load(DATASET, color=False, limit=LIMIT)
+DATASET = "set12"
+datasets.fetch(DATASET)
+images, names = datasets.load(DATASET, limit=LIMIT)
 print(DATASET, names, [image.shape for image in images])"""),
     md("""## The protocol, step by step
 
@@ -124,26 +118,26 @@ following the DnCNN recipe:
 
 **These weights are interim checkpoints, not final ones.** Training is still in progress and is
 resumable from the run folders in `runs/`. The registry records how far each run got:"""),
-    code("""lines = ["| weights | model | noise | best epoch / done / planned | val PSNR | notes |", "|---|---|---|---|---|---|"]
+    code(r"""lines = ["| weights | model | noise | best epoch / done / planned | val PSNR | notes |", "|---|---|---|---|---|---|"]
 for name in pretrained.available():
     e = pretrained.entry(name)
     lines.append(
         f"| {name} | {e['model']} | `{e['noise']}` | {e['epochs']} / {e['epochs_done']} / {e['epochs_planned']} "
         f"| {e['val_psnr']:.2f} dB | {e['notes']} |"
     )
-display(Markdown("\\n".join(lines)))"""),
+display(Markdown("\n".join(lines)))"""),
     md("""The protocol is the same for these models. `evaluate.evaluate` accepts a weights name just as it
 accepts a classical method name. DnCNN-S models are scored only at their own σ
 (`targets.model_sigmas`). Below, all rows, classical and neural, go into one table, followed by the
 paper's DnCNN-S figures for full Set12."""),
-    code("""for name in report.gray_models():
+    code(r"""for name in report.gray_models():
     rows += evaluate.evaluate(name, DATASET, targets.model_sigmas(name), limit=LIMIT, color=False)
 summary = evaluate.summarize(rows)
 table = evaluate.markdown_table(summary)
 if DATASET in targets.PUBLISHED:
-    table += "".join(f"\\n| {label} | " + " | ".join(f"{v:.2f}" for v in values) + " |" for label, values in targets.PUBLISHED[DATASET].items())
+    table += "".join(f"\n| {label} | " + " | ".join(f"{v:.2f}" for v in values) + " |" for label, values in targets.PUBLISHED[DATASET].items())
 display(Markdown(table))"""),
-    md("""How to read it:
+    md(f"""How to read it:
 
 * Each DnCNN-S model matches its own σ and is not run at the others (hence the "–").
 * DnCNN-B and FFDNet cover all three levels with one set of weights. FFDNet is told σ and DnCNN-B has
@@ -153,14 +147,9 @@ display(Markdown(table))"""),
   or below the paper's. Compare the *rows with each other*, not with the paper. Only the full set says
   how close the interim weights are to the published ones.
 
-**Full-set numbers:** `RESULTS.md` at the repository root is produced by `python -m denoise_tf report`.
-It runs this same protocol on all of BSD68 and Set12 for every shipped model and classical method, and
-caches the per-image rows in `results/`. Regenerate it whenever the weights change:"""),
-    code("""results = Path("../RESULTS.md")
-if results.is_file():
-    display(Markdown(results.read_text().split("## Shipped weights")[0]))
-else:
-    print("RESULTS.md not generated yet: run `python -m denoise_tf report` in the repository root")"""),
+**Full-set numbers:** [`RESULTS.md`]({repo_url()}/blob/main/RESULTS.md) in the repository is produced
+by `python -m denoise_tf report` in a checkout. It runs this same protocol on all of BSD68, Set12 and
+CBSD68 for every shipped model and classical method, and caches the per-image rows in `results/`."""),
     md("""## Time per image
 
 Each row also records `seconds`, the wall time of `denoise` alone (no loading, no scoring). The figure
@@ -175,10 +164,17 @@ few times faster than DnCNN. On a GPU the neural models take a few milliseconds 
 classical methods stay where they are. Times are for this machine, under its current load. Compare
 them with each other, not with other machines.
 
-**Next:** lesson 06 looks at the outputs themselves: zoomed crops, residual maps, PSNR across noise
-levels and the training curves of the shipped weights."""),
+Lesson 06 looks at the outputs themselves: zoomed crops, residual maps, PSNR across noise levels and
+the training curves of the shipped weights."""),
+    exercises(
+        "05",
+        [
+            "Score `nlm` and `bm3d` at σ = 25 with `clip_input=True` and without. By how much does each score move, and why must a table never mix the two?",
+            "Give BM3D a wrong noise level: σ = 15 and σ = 40 for noise of σ = 25. Which error costs more PSNR?",
+            "Score `dncnn-s25` at σ = 15 and σ = 50 (outside its training level) and compare with `dncnn-b` at the same levels.",
+            "With `LIMIT = 4`, which method's ranking changes compared with two images? What does that say about results on small subsets?",
+        ],
+    ),
+    next_link("05"),
 ]
-nb = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
-for index, cell in enumerate(nb.cells):  # stable ids: regenerating changes only what was edited
-    cell.id = f"05-{index:02d}"
-nbf.write(nb, "notebooks/05_evaluation.ipynb")
+write("05", cells)

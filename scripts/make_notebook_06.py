@@ -1,12 +1,11 @@
 """Writes notebooks/06_visualization.ipynb (outputs empty). Edit the cells here, then rerun."""
 
-import nbformat as nbf
+from notebook_cells import code, exercises, md, next_link, opening, setup, write
 
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
 cells = [
-    md("""# 06 · Looking at the results
-
-Lesson 05 reduced each denoiser to two numbers per noise level. Here we look at the pictures behind
+    opening(
+        "06",
+        """Lesson 05 reduced each denoiser to two numbers per noise level. Here we look at the pictures behind
 those numbers. Two methods with the same PSNR can fail in very different ways: one leaves grain,
 another paints smooth "watercolour" patches, and a third wipes out fine texture.
 
@@ -17,40 +16,36 @@ The figures:
 2. **zoomed crops**, where the differences actually show;
 3. **residual maps**: what each method removed and what error it left, with colour bars;
 4. **PSNR across noise levels**: one curve per denoiser;
-5. the **training curves** of the shipped weights, read from the committed run folders in `runs/`.
+5. the **training curves** of the shipped weights, from the training logs that ship with them.
 
 Every figure is also saved under `figures/`. `PROFILE = "tiny"` (the default, what CI runs) uses one
 Set12 image and three noise levels for the curves. `DENOISE_TF_PROFILE=full` uses three images for
-the pictures and all of Set12 at seven noise levels (with BM3D) for the curves."""),
-    code("""import os
-
-PROFILE = os.environ.get("DENOISE_TF_PROFILE", "tiny")  # "tiny" or "full"
-N_IMAGES = 1 if PROFILE == "tiny" else 3  # images in the side-by-side figure
+the pictures and all of Set12 at seven noise levels (with BM3D) for the curves.""",
+        [
+            "compare denoisers on zoomed crops, where equal PSNRs stop looking equal;",
+            "read residual maps: what a method removed and what error it left;",
+            "draw PSNR against σ and spot where a blind model leaves its training range;",
+            "read training curves: when a run had converged and when it had not.",
+        ],
+    ),
+    setup("""N_IMAGES = 1 if PROFILE == "tiny" else 3  # images in the side-by-side figure
 SIGMA = 25  # noise level of the pictures (0-255 scale)
 DENOISERS = ["gaussian", "nlm", "bm3d", "dncnn-s25", "ffdnet-gray"]  # BM3D: a few seconds per image
 CURVE_SIGMAS = (5, 25, 50) if PROFILE == "tiny" else (5, 15, 25, 35, 50, 65, 75)
 CURVE_LIMIT = 1 if PROFILE == "tiny" else None  # Set12 images per point (None: all 12)
-CURVE_MODELS = ["gaussian", "nlm", "dncnn-b", "ffdnet-gray"] + ([] if PROFILE == "tiny" else ["bm3d"])
-print("profile:", PROFILE)"""),
+CURVE_MODELS = ["gaussian", "nlm", "dncnn-b", "ffdnet-gray"] + ([] if PROFILE == "tiny" else ["bm3d"])"""),
     md("""## Images, noise, denoisers
 
-We use the images and the noise of lesson 05's protocol: Set12 in name order (or the bundled samples,
-as gray, when there is no data root), and Gaussian noise with seed `[0, k]` for image *k*, not clipped.
+We use the images and the noise of lesson 05's protocol: Set12 in name order (fetched once when no
+data root has it, about 1.2 MB), and Gaussian noise with seed `[0, k]` for image *k*, not clipped.
 `zoo.make_denoiser(name, sigma)` returns a neural or a classical denoiser behind the same
 `.denoise(image)` call. Each denoiser is given the true σ, except DnCNN-S25, which is trained for
 σ = 25 alone."""),
-    code("""from pathlib import Path
+    code("""from denoise_tf import datasets, evaluate, plots, zoo
 
-from denoise_tf import datasets, evaluate, plots, zoo
-
-FIGURES = Path("../figures")
-FIGURES.mkdir(exist_ok=True)
-try:
-    DATASET = "set12"
-    images, names = datasets.load(DATASET, limit=N_IMAGES)
-except (FileNotFoundError, ValueError):
-    DATASET = "samples"  # no data root: the bundled images, as gray
-    images, names = datasets.load(DATASET, color=False, limit=N_IMAGES)
+DATASET = "set12"
+datasets.fetch(DATASET)
+images, names = datasets.load(DATASET, limit=N_IMAGES)
 noisy = [evaluate.noisy_input(clean, f"gaussian:sigma={SIGMA}", seed=[0, k]) for k, clean in enumerate(images)]
 denoisers = {name: zoo.make_denoiser(name, sigma=SIGMA) for name in DENOISERS}
 outputs = {name: [denoiser.denoise(image) for image in noisy] for name, denoiser in denoisers.items()}
@@ -115,7 +110,8 @@ they have seen few low-noise patches so far (blind training draws σ uniformly, 
 share)."""),
     md("""## 5 · Training curves of the shipped weights
 
-Each run folder in `runs/` (committed with the repository) has a `log.csv` with one row per epoch: the
+The package ships the training log of every run behind its weights (`pretrained.training_logs(name)`;
+in the repository they are the `log.csv` files of the run folders in `runs/`). A log has one row per epoch: the
 training loss (MSE on 40×40 patches for DnCNN-S, 50×50 for DnCNN-B and FFDNet) and the PSNR on 8
 images of `train400_val`. Those are gray versions of CBSD432 images that Train400 does not contain.
 The epoch with the best validation PSNR is the one that ships. A curve that is still rising means the run had not finished:
@@ -124,8 +120,9 @@ these are the interim checkpoints mentioned in lesson 05.
 Validation PSNR is measured at each run's *own* training noise: σ = 15, 25 or 50 for the DnCNN-S runs,
 and a σ drawn per image from the training range for the blind runs. Compare the curves for their
 shape and progress, not their height."""),
-    code("""RUNS = [Path("../runs") / name for name in ("dncnn_s15", "dncnn_s25", "dncnn_s50", "dncnn_b", "ffdnet_gray")]
-RUNS = [run for run in RUNS if (run / "log.csv").is_file()]
+    code("""from denoise_tf import pretrained
+
+RUNS = [log for name in ("dncnn-s15", "dncnn-s25", "dncnn-s50", "dncnn-b", "ffdnet-gray") for log in pretrained.training_logs(name)[:1]]
 print([run.name for run in RUNS])
 plots.training_curves(RUNS, FIGURES / "06_training_curves.png");"""),
     md("""## Summary
@@ -136,8 +133,15 @@ plots.training_curves(RUNS, FIGURES / "06_training_curves.png");"""),
 * PSNR-vs-σ curves show which methods stay robust as the noise grows, and how a blind model does
   outside its training range.
 * The saved figures are in `figures/06_*.png`. `RESULTS.md` has the full-set numbers."""),
+    exercises(
+        "06",
+        [
+            "Move the zoom box to a textured region of another Set12 image (`BOX`). Which denoiser loses the most texture there?",
+            "Add `median` and `tv` to `DENOISERS`. What do their *removed* maps show that the CNNs' maps do not?",
+            "Extend `CURVE_SIGMAS` to 65 and 75. Where does DnCNN-B, trained on σ ≤ 55, fall behind FFDNet?",
+            "Draw the training curves of every stage of `dncnn-b` (all of `pretrained.training_logs('dncnn-b')`). Where does the second stage start, and what changed?",
+        ],
+    ),
+    next_link("06"),
 ]
-nb = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
-for index, cell in enumerate(nb.cells):  # stable ids: regenerating changes only what was edited
-    cell.id = f"06-{index:02d}"
-nbf.write(nb, "notebooks/06_visualization.ipynb")
+write("06", cells)

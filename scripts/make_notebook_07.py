@@ -1,12 +1,11 @@
 """Writes notebooks/07_beyond_gaussian.ipynb (outputs empty). Edit the cells here, then rerun."""
 
-import nbformat as nbf
+from notebook_cells import code, exercises, md, next_link, opening, setup, write
 
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
 cells = [
-    md("""# 07 · Beyond Gaussian noise: mixed noise, camera noise, real pairs
-
-Lessons 04–06 used additive Gaussian noise, the benchmark's noise. Three of the source write-ups
+    opening(
+        "07",
+        """Lessons 04–06 used additive Gaussian noise, the benchmark's noise. Three of the source write-ups
 go further:
 
 * **CleanVision** (seed 003) trains a colour DnCNN on *random mixes* of Gaussian, salt-and-pepper,
@@ -17,24 +16,23 @@ go further:
 
 This lesson evaluates denoisers under those noises, shows what repeated passes do, and builds a
 SIDD-layout pair folder that the training code reads. `PROFILE = "tiny"` (default, what CI runs)
-works on small crops so that BM3D stays fast; `DENOISE_TF_PROFILE=full` uses whole images."""),
-    code("""import os
-
-PROFILE = os.environ.get("DENOISE_TF_PROFILE", "tiny")  # "tiny" or "full"
-CROP = 96 if PROFILE == "tiny" else None  # side of the centre crop (None: whole images)
-print("profile:", PROFILE)"""),
+works on small crops so that BM3D stays fast; `DENOISE_TF_PROFILE=full` uses whole images.""",
+        [
+            "give classical denoisers a fair chance on non-Gaussian noise (the oracle level);",
+            "pick the right classical method for impulses, grain and mixes, and see why a mix defeats them all;",
+            "measure whether extra denoising passes help before adopting them;",
+            "write and read noisy/clean pairs in the SIDD layout for training on real pairs.",
+        ],
+    ),
+    setup("""CROP = 96 if PROFILE == "tiny" else None  # side of the centre crop (None: whole images)"""),
     md("""## A colour test image
 
 One of the bundled sample photos (`datasets.load("samples")`), centre-cropped in the tiny profile.
 Images are float32 in [0, 1], shape `(H, W, 3)`."""),
-    code("""from pathlib import Path
+    code("""from denoise_tf import datasets, evaluate, metrics, noise, plots, zoo
 
-from denoise_tf import datasets, evaluate, metrics, noise, plots, zoo
-
-FIGURES = Path("../figures")
-FIGURES.mkdir(exist_ok=True)
 images, names = datasets.load("samples", color=True)
-clean = images[names.index("chelsea")] if "chelsea" in names else images[0]
+clean = images[names.index("chelsea.png")]  # the cat
 if CROP:
     top, left = (clean.shape[0] - CROP) // 2, (clean.shape[1] - CROP) // 2
     clean = clean[top : top + CROP, left : left + CROP]
@@ -46,7 +44,7 @@ its σ; for the other kinds `denoise_tf.evaluate` gives them the **oracle level*
 image's actual noise, on the 0–255 scale, which is what a perfect noise estimator would report. The
 baselines thus see their best case. The test conditions are those of RESULTS.md
 (`denoise_tf.targets.MIXED_TESTS` and `ISO_TESTS`)."""),
-    code("""import numpy as np
+    code(r"""import numpy as np
 
 from denoise_tf import classical, targets
 
@@ -63,7 +61,7 @@ for k, spec in enumerate(specs):
     best = max(scores, key=scores.get)
     rows.append([noisy, outputs[best]])
     titles.append([spec.split(":")[0] + (" mix" if spec.startswith("mixed") else ""), f"{best} {scores[best]:.2f} dB"])
-print("\\n".join(table))
+print("\n".join(table))
 plots.side_by_side(rows, titles, size=2.2, path=FIGURES / "07_noises_best_classical.png");"""),
     md("""Read the table row by row: each noise kind has a different winner. The median filter is made for
 impulses (salt-and-pepper) and blurs everything else; BM3D, built for Gaussian noise, is strong where
@@ -93,17 +91,15 @@ plots.side_by_side(
     md("""## Real noisy / clean pairs in the SIDD layout
 
 SIDD (the Smartphone Image Denoising Dataset) stores one folder per scene with a noisy and a
-ground-truth PNG. It is not available offline here, so `scripts/make_paired_set.py` writes a
-stand-in in the same layout: each clean image gets camera ISO noise and is rounded to 8 bits, as a
+ground-truth PNG. Here `datasets.make_paired_set` writes a stand-in in the same layout: each clean image gets camera ISO noise and is rounded to 8 bits, as a
 camera would write it. The loader (`datasets.load_pairs(..., layout="sidd")`) and the training config
 (`configs/sequential_sidd.yaml`, key `paired_data`) are the ones a user with the real SIDD uses.
 A model trained on this stand-in learns the ISO noise model, not a phone's real noise."""),
-    code("""import subprocess
-import sys
-import tempfile
+    code("""import tempfile
+from pathlib import Path
 
 folder = Path(tempfile.mkdtemp(prefix="pairs_"))
-subprocess.run([sys.executable, "../scripts/make_paired_set.py", "--source", "samples", "--out", str(folder), "--limit", "2"], check=True)
+datasets.make_paired_set("samples", folder, limit=2, seed=0)
 for noisy_file, clean_file, _ in datasets.find_pairs(folder, layout="sidd"):
     print(noisy_file.parent.relative_to(folder), "|", noisy_file.name, "|", clean_file.name)
 noisy_pairs, clean_pairs, scenes = datasets.load_pairs(folder, layout="sidd", limit=1)
@@ -112,8 +108,8 @@ plots.side_by_side([[n, c]], [[f"noisy {metrics.psnr(c, n):.2f} dB", "ground tru
     md("""To train the seed-001 model on such a folder (on a GPU for the full recipe):
 
 ```
-python scripts/make_paired_set.py --out /tmp/sidd_iso_cbsd432
-python -m denoise_tf train configs/sequential_sidd.yaml --set paired_data=/tmp/sidd_iso_cbsd432
+python -c "from denoise_tf import datasets; datasets.make_paired_set('cbsd432', '/tmp/sidd_iso_cbsd432')"
+python -m denoise_tf train sequential_sidd --set paired_data=/tmp/sidd_iso_cbsd432
 ```"""),
     md("""## The trained colour models
 
@@ -122,7 +118,7 @@ in `denoise_tf.pretrained` once trained and shipped; RESULTS.md then gets their 
 (`python -m denoise_tf report --sections colour mixed iso`). The cell lists what this installation
 has and runs each on the mixed-noise crop."""),
     code("""colour = [name for name in pretrained.available() if pretrained.entry(name)["model_options"].get("channels") == 3]
-print("shipped colour models:", colour or "none yet (configs/*_cpu.yaml and configs/cdncnn_b.yaml train them)")
+print("shipped colour models:", colour or "none yet (the recipes cdncnn_b and *_cpu train them)")
 spec = targets.MIXED_TESTS[5]
 noisy = np.clip(noise.apply(clean, spec, seed=[0, 4]), 0, 1).astype(np.float32)
 for name in colour:
@@ -136,8 +132,15 @@ for name in colour:
   best case.
 * Extra passes only help a model that leaves noise behind; measure before adopting them.
 * Paired training data lives in a fixed folder layout; the same loader reads the real SIDD."""),
+    exercises(
+        "07",
+        [
+            "Give BM3D half and twice the oracle level on the ISO 6400 crop. How much PSNR does a wrong noise estimate cost?",
+            "Add `bilateral` and `tv` to `methods`. Does either win on any noise kind?",
+            "Count the passes that maximise PSNR for DnCNN-B at σ = 25 and at σ = 75. Why do they differ?",
+            "Make a paired set with `noise=\"gaussian:sigma=15\"` instead of ISO noise and compare the residual of one pair with an ISO pair.",
+        ],
+    ),
+    next_link("07"),
 ]
-nb = nbf.v4.new_notebook(cells=cells, metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
-for index, cell in enumerate(nb.cells):  # stable ids: regenerating changes only what was edited
-    cell.id = f"07-{index:02d}"
-nbf.write(nb, "notebooks/07_beyond_gaussian.ipynb")
+write("07", cells)
