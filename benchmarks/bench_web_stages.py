@@ -144,6 +144,11 @@ def bench(url: str, label: str, model: str, path: Path, image: np.ndarray, reque
         client.predict(*request, api_name="/denoise")
         via_client.append(time.perf_counter() - start)
     client_stages = ("upload", "queue + transport", "download", "end to end")
+    gflop = None
+    if web.denoiser_info(model).channels == 1 and image.shape[-1] == 1:  # a gray model on a gray image
+        from bench_models import conv_flops
+
+        gflop = conv_flops(web.load_model(model), *image.shape[:2]) / 1e9
     row = {
         "label": label,
         "model": model,
@@ -155,6 +160,7 @@ def bench(url: str, label: str, model: str, path: Path, image: np.ndarray, reque
         "files": runs[-1]["files"],
         "bytes": runs[-1]["bytes"],
         "gradio_client": _median(via_client),
+        "gflop": gflop,
     }
     print(f"{label}: end to end {row['client']['end to end']:.3f} s (gradio_client {row['gradio_client']:.3f} s), "
           f"page {row['page']['handler']:.3f} s, denoise {row['page']['denoise']:.3f} s", flush=True)
@@ -197,10 +203,18 @@ def report(rows: list, args, loads: dict, rates: dict) -> list[str]:
             f"**{c['end to end']:.3f}** | {r['gradio_client']:.3f} |"
         )
     lines.append("")
+    rate = max(rates["before"], rates["after"])
     for r in rows:
         target = TARGETS.get(r["model"]) if "gray" in r["label"] else None
         overhead = r["client"]["end to end"] - r["page"]["denoise"]
         text = f"- {r['label']}: {r['client']['end to end']:.2f} s end to end, of which the denoiser {r['page']['denoise']:.2f} s and the rest {overhead:.2f} s"
+        if r["gflop"]:
+            floor = r["gflop"] / rate
+            text += (
+                f"; the model's {r['gflop']:.1f} GFLOP of convolutions take {floor:.2f} s even at the best matmul rate "
+                f"of this run ({rate:.1f} GFLOP/s), so the request needs at least {floor + overhead:.2f} s with this "
+                f"page overhead (the denoiser ran at {r['gflop'] / r['page']['denoise']:.1f} GFLOP/s)"
+            )
         if target is not None:
             if idle:
                 text += f"; target {target:g} s: {'met' if r['client']['end to end'] <= target else 'not met'}"

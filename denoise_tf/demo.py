@@ -42,24 +42,27 @@ def _as_float(image):
     return image[..., None] if image.ndim == 2 else image
 
 
-def get_denoiser(name: str, sigma: float | None):
+def get_denoiser(name: str, sigma: float | None, backend: str | None = None):
     """A denoiser object with ``.denoise(image)`` and ``.name``: shipped weights or a classical method.
 
     Gray shipped models take colour images along their default colour path
-    (:func:`denoise_tf.zoo.make_denoiser`).
+    (:func:`denoise_tf.zoo.make_denoiser`); ``backend`` is their inference path (None:
+    :func:`denoise_tf.zoo.default_backend`, the cached TFLite export where it is exact).
     """
     from . import classical, pretrained, zoo
 
     if name in pretrained.available():
-        return zoo.make_denoiser(name, sigma=sigma)
+        return zoo.make_denoiser(name, sigma=sigma, backend=backend)
     return classical.get(name, sigma=sigma)
 
 
 def run(model: str | None = None, sigma: float = 25.0, seed: int = 0, output="figures/demo.png", limit: int = 3) -> dict:
     """Noise ``limit`` sample images at ``sigma``, denoise with ``model``, save a figure.
 
+    A neural model runs on the default inference path (:func:`denoise_tf.zoo.default_backend`).
     Returns a dict with per-image PSNR/SSIM of the noisy and denoised images (and ``label``, the
-    denoiser's name with its colour path, as in evaluation rows) and the figure path.
+    denoiser's name with its colour path, as in evaluation rows), ``backend`` (``"tflite"``,
+    ``"keras"``, or None for a classical method) and the figure path.
     """
     from . import evaluate, metrics, noise, plots
 
@@ -95,4 +98,4 @@ def run(model: str | None = None, sigma: float = 25.0, seed: int = 0, output="fi
         )
     path = Path(output)
     plots.side_by_side(rows, titles, path, suptitle=f"denoise_tf demo: Gaussian sigma={sigma:g}, PSNR / SSIM")
-    return {"model": model, "sigma": sigma, "figure": str(path), "images": results}
+    return {"model": model, "sigma": sigma, "figure": str(path), "images": results, "backend": getattr(denoiser, "backend", None)}
