@@ -17,6 +17,7 @@ import pytest
 
 from denoise_tf import datasets, evaluate, inference, metrics, pretrained, reference, zoo
 from denoise_tf.models import dncnn, ffdnet
+from helpers import run_on_backend
 from test_datasets import _Handler
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
@@ -219,6 +220,35 @@ def test_converted_ffdnet_runs_on_odd_sizes_and_follows_sigma(fetched):
     low, high = (inference.denoise(model, noisy, sigma=s) for s in (5, 50))
     assert low.shape == clean.shape
     assert metrics.psnr(clean, high) > metrics.psnr(clean, low) > metrics.psnr(clean, np.clip(noisy, 0, 1))
+
+
+OTHER_BACKEND = """
+import json, sys
+import numpy as np
+import keras
+from denoise_tf import inference, reference
+folder = sys.argv[1]
+report = {"backend": keras.backend.backend()}
+for name in ("paper/ffdnet-color", "paper/cdncnn-b"):
+    out = inference.denoise(reference.load(name), np.load(folder + "/x.npy"), sigma=25)
+    report[name] = float(np.abs(out - np.load(folder + f"/{name[6:]}.npy")).max())
+print(json.dumps(report))
+"""
+
+
+@pytest.mark.slow
+def test_the_converted_weights_run_on_the_other_backend(fetched, tmp_path):
+    """The cached .weights.h5 load on JAX (TensorFlow) and give the same outputs (~30 s)."""
+    import keras
+
+    other = "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
+    pytest.importorskip(other)
+    x = np.random.default_rng(3).random((1, 33, 30, 3), dtype=np.float32)
+    np.save(tmp_path / "x.npy", x)
+    for name in ("paper/ffdnet-color", "paper/cdncnn-b"):
+        np.save(tmp_path / f"{name[6:]}.npy", inference.denoise(reference.load(name), x, sigma=25))
+    report = run_on_backend(other, OTHER_BACKEND, tmp_path)
+    assert report["paper/ffdnet-color"] < 1e-5 and report["paper/cdncnn-b"] < 1e-5
 
 
 # --------------------------------------------------------------------------- parity
