@@ -71,7 +71,12 @@ def url(name: str, base_url: str | None = None) -> str:
     base = base_url or os.environ.get(ENV_URL)
     if base:
         return base.rstrip("/") + "/" + info["file"]
-    source = info["source"]
+    return pinned_url(name)
+
+
+def pinned_url(name: str) -> str:
+    """The GitHub raw URL of ``name``'s file at the registry's pinned commit."""
+    source = entry(name)["source"]
     return f"https://raw.githubusercontent.com/{source['repo']}/{source['commit']}/{source['path']}"
 
 
@@ -159,8 +164,8 @@ def fetch(name: str, base_url: str | None = None, timeout: float = 60.0) -> Path
     except DownloadError as error:
         raise ReferenceUnavailable(
             f"could not download {name} ({info['file']}, {size_mb(name):.1f} MB) from {source}: {error.__cause__ or error}. "
-            f"Without network: download {info['source']['repo']} @ {info['source']['commit']} {info['source']['path']} "
-            f"on another machine (sha256 {info['sha256']}) and put it at {path}"
+            f"Without network: download {pinned_url(name)} ({info['source']['repo']} @ {info['source']['commit']}, "
+            f"{info['source']['path']}; sha256 {info['sha256']}) on another machine and put it at {path}"
         ) from None
     finally:
         for folder in (path.parent, path.parent.parent):  # a failed first download leaves no empty folder

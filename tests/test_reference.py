@@ -176,7 +176,7 @@ def test_offline_says_what_to_download_and_where_to_put_it(tmp_path, monkeypatch
         reference.load(name)
     message = str(caught.value)
     info = reference.entry(name)
-    for part in (info["source"]["repo"], info["source"]["commit"], info["source"]["path"], info["sha256"], str(reference.source_path(name))):
+    for part in (reference.pinned_url(name), info["sha256"], str(reference.source_path(name))):
         assert part in message
     assert cache_files(tmp_path) == []
     with pytest.raises(SystemExit) as exited:
