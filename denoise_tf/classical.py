@@ -34,7 +34,7 @@ bm3d          the ``bm3d`` package: ``bm3d.bm3d(z, sigma / 255)`` for gray, ``bm
               images of at least 9x9 pixels (the 8x8 blocks of the profile plus one)
 zero-shot     not classical but behind the same call: Zero-Shot Noise2Noise
               (:mod:`denoise_tf.zeroshot`), a ~21k-parameter CNN fitted to the image's own 2x
-              down-sampled pairs, 2,000 Adam steps on 96x96 crops, at most 120 s per image; does not
+              down-sampled pairs, 2,000 Adam steps on 32x32 crops, at most 120 s per image; does not
               use sigma; options ``steps``, ``learning_rate``, ``width``, ``patch``, ``max_seconds``,
               ``seed``, ``progress`` (None keeps the default; ``max_seconds=inf``: no cap); images of at least
               10x10 pixels

@@ -39,7 +39,7 @@ MIN_SIDE = 10
 STEPS = 2000
 LEARNING_RATE = 1e-3
 WIDTH = 48
-PATCH = 96
+PATCH = 32
 MAX_SECONDS = 120.0
 #: The learning rate is halved every this many steps (the paper's schedule).
 DECAY_STEPS = 1000
@@ -290,7 +290,7 @@ class ZeroShotDenoiser:
     width : int
         Channels of the two hidden convolutions (default 48, about 21k parameters).
     patch : int
-        Side of the random crop fitted at each step (even, default 96); 0 fits the whole image.
+        Side of the random crop fitted at each step (even, default 32); 0 fits the whole image.
     max_seconds : float or None
         Time cap on fitting one image (default 120 s); ``float("inf")``: no cap.
     seed : int
