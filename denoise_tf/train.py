@@ -108,6 +108,10 @@ class TrainConfig:
     stay in float32, see :data:`denoise_tf.models.layers.OUTPUT_DTYPE`). The weights files are
     the same either way. On a CPU without bfloat16 instructions (``avx512_bf16`` / ``amx_bf16``)
     bfloat16 is emulated and slower, so training says so and keeps float32.
+
+    ``objective``: ``supervised`` (default: noisy patches to clean ones) or ``neighbor2neighbor``
+    (:mod:`denoise_tf.selfsupervised`): the training batches give the network the noisy patches
+    only (real pairs: their noisy halves); validation still uses clean images where they exist.
     """
 
     name: str = "run"
@@ -158,6 +162,8 @@ class TrainConfig:
     init_weights: str | None = None
     # Compute precision of training (weights stay float32).
     precision: str = "float32"
+    # Training objective: supervised (noisy -> clean) or neighbor2neighbor (noisy images only).
+    objective: str = "supervised"
 
     # ---------------------------------------------------------------------------------------
     @classmethod
@@ -253,6 +259,11 @@ class TrainConfig:
                 f"config keys 'val_holdout' ({self.val_holdout}) and 'val_data' ({self.val_data!r}) both name "
                 "validation images: set val_data: null to validate on the held-out images"
             )
+        from .selfsupervised import check_objective
+
+        check_objective(self.objective)
+        if self.objective != "supervised" and self.pipeline == "tf":
+            raise ValueError(f"config key 'pipeline' must be 'numpy' with objective {self.objective!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"config key 'precision' must be one of {PRECISIONS}, got {self.precision!r}")
         if self.pipeline not in PIPELINES:
@@ -527,7 +538,7 @@ def _fit(config: TrainConfig, run_dir: Path, resume: bool, plan, verbose, max_mi
     """Build the model and data, compile, then set up the run folder and fit (inside the placement's scope)."""
     import keras
 
-    from . import pipeline
+    from . import pipeline, selfsupervised
 
     start_epoch = plan.epoch
     model = build_model(config)
@@ -584,6 +595,8 @@ def _fit(config: TrainConfig, run_dir: Path, resume: bool, plan, verbose, max_mi
     except (ValueError, TypeError) as error:
         message = f"config keys 'optimizer' ({config.optimizer!r}) / 'loss' ({config.loss!r}): {error}"
         raise ValueError(message) from None
+    # a self-supervised objective: batches of noisy patches only, and its own loss
+    dataset, loss = selfsupervised.prepare(config.objective, model, dataset, loss, seed=config.seed)
     model.compile(optimizer=optimizer, loss=loss)
     if plan.source:  # the backup must fit the model before anything in the folder changes
         _check_backup_fits(model, plan)
