@@ -845,7 +845,14 @@ def export_difference(model, exported) -> float:
     return float(np.abs(np.asarray(exported.numpy_call(*inputs)) - compiled_call(model)(*inputs)).max())
 
 
-def cached_export(model, name: str | None = None, folder=None, digest: str | None = None, num_threads: int = 2) -> ExportedModel:
+def _cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def cached_export(model, name: str | None = None, folder=None, digest: str | None = None, num_threads: int | None = None) -> ExportedModel:
     """The float32 TFLite export of ``model`` (BN folded, XNNPACK), made once per weights and cached.
 
     The file is ``<folder>/<name>-<sha256[:16]>.tflite`` (``folder`` default
@@ -853,7 +860,8 @@ def cached_export(model, name: str | None = None, folder=None, digest: str | Non
     sha256 is written beside it (``<file>.sha256``) when it is made; a cached file whose hash
     differs (changed or damaged since) or has none is exported again, never loaded. A new export
     is checked against the Keras model on a probe input (:func:`export_difference`); one further
-    off than :data:`EXACT_ATOL` is not cached and raises ``ValueError``.
+    off than :data:`EXACT_ATOL` is not cached and raises ``ValueError``. ``num_threads``: the
+    interpreter's threads (default: the CPU cores this process may use).
 
     Raises
     ------
@@ -864,6 +872,7 @@ def cached_export(model, name: str | None = None, folder=None, digest: str | Non
     """
     folder = Path(folder) if folder is not None else export_folder()
     digest = digest or weights_digest(model)
+    num_threads = num_threads or _cores()
     stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name or model.name))[:60]
     path = folder / f"{stem}-{digest[:16]}.tflite"
     digest_file = path.with_name(path.name + ".sha256")
