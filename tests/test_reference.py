@@ -276,6 +276,7 @@ def test_published_figure_at_sigma_25(name, fetched, shared_data):
     rows = evaluate.evaluate(name, dataset, sigmas=[25], data_root=shared_data)
     assert len(rows) == 68
     mean = float(np.mean([row["psnr"] for row in rows]))
+    print(f"{name} {dataset} sigma 25: {mean:.3f} dB (published {reference.published(name, dataset, 25)})")
     assert mean == pytest.approx(reference.published(name, dataset, 25), abs=0.05), json.dumps({name: mean})
 
 
