@@ -27,17 +27,18 @@ LESSONS = {
     "08": ("08_your_own_photo", "Your own photo"),
 }
 
-#: Measured wall time of each lesson, in minutes: (tiny profile on this project's 2-core CPU,
-#: full profile or None where it has not been measured on a Colab GPU).
+#: Measured wall time of each lesson in minutes, rounded up: (tiny profile, run from an empty folder
+#: with the wheel installed, on this project's 2-core CPU while other jobs ran; full profile on a
+#: Colab GPU, or None where it has not been measured).
 MINUTES = {
     "01": (0.5, None),
-    "02": (0.5, None),
-    "03": (1, None),
-    "04": (2, None),
+    "02": (1, None),
+    "03": (1.5, None),
+    "04": (3, None),
     "05": (2, None),
-    "06": (1.5, None),
-    "07": (1, None),
-    "08": (1, None),
+    "06": (2, None),
+    "07": (1.5, None),
+    "08": (1.5, None),
 }
 
 md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
@@ -65,7 +66,7 @@ def _duration(number: str) -> str:
     tiny, full = MINUTES[number]
     tiny_text = f"about {tiny:g} min" if tiny >= 1 else "under a minute"
     full_text = f"about {full:g} min on a Colab GPU" if full else "longer: use a Colab GPU (Runtime > Change runtime type)"
-    return f"**Time:** tiny profile (the default) {tiny_text} on a laptop CPU; full profile {full_text}."
+    return f"**Time:** tiny profile (the default) {tiny_text} on a 2-core laptop-class CPU; full profile {full_text}."
 
 
 def opening(number: str, intro: str, objectives: list[str]) -> nbf.NotebookNode:
