@@ -504,3 +504,27 @@ def test_auto_falls_back_to_keras_on_the_jax_backend(tmp_path):
     report = run_on_backend("jax", FALLBACK, tmp_path)
     assert report["path"] == "keras" and report["shape"] == [24, 24, 1]
     assert "needs the TensorFlow backend of Keras" in report["refused"]
+
+
+def test_the_command_line_says_which_path_ran(tmp_path, monkeypatch, capsys):
+    import json
+
+    from denoise_tf import __main__ as cli, datasets, zoo
+
+    _needs_tflite()
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv(zoo.ENV_BACKEND, raising=False)
+    path = tmp_path / "tiny.keras"
+    model("dncnn").save(path)
+    source = datasets.save_image(tmp_path / "in.png", image((24, 28, 1), seed=2))
+    for backend, path_name in (("keras", "keras (tf.function)"), ("tflite", "tflite (XNNPACK float32")):
+        assert cli.main(["denoise", str(source), str(tmp_path / f"{backend}.png"), "--model", str(path), "--backend", backend]) == 0
+        assert f"note: tiny runs on {path_name}" in capsys.readouterr().out
+    assert zoo.ENV_BACKEND not in os.environ  # the option holds for that command only
+    assert cli.main(["evaluate", "--model", str(path), "--dataset", str(tmp_path), "--sigma", "25", "--json", "--backend", "keras"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["rows"][0]["model"] == str(path)  # stdout stays JSON; the path goes to stderr
+    assert "note: tiny runs on keras (tf.function)" in captured.err
+    monkeypatch.setenv(zoo.ENV_BACKEND, "xla")
+    with pytest.raises(SystemExit, match="error: DENOISE_TF_BACKEND must be one of"):
+        cli.main(["denoise", str(source), str(tmp_path / "x.png"), "--model", str(path)])
