@@ -88,7 +88,9 @@ not."""),
     code("""best = max(scores, key=lambda name: scores[name][0])
 saved = denoise_tf.save_image(FIGURES / f"08_{path.stem}_{best}.png", outputs[best])
 print(f"best by PSNR: {best}; saved {saved}")
-if notebook.on_colab():
+if notebook.on_colab():  # send the file to your computer
+    from google.colab import files
+
     files.download(str(saved))"""),
     exercises(
         "08",
