@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from denoise_tf.datasets import PAIRED_NOISE as DEFAULT_NOISE  # noqa: E402
-from denoise_tf.datasets import make_paired_set  # noqa: E402, F401 (importable from here as before)
+from denoise_tf.datasets import PAIRED_NOISE as DEFAULT_NOISE
+from denoise_tf.datasets import make_paired_set  # importable from here as before
 
 
 def main(argv=None) -> int:

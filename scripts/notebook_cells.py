@@ -48,7 +48,7 @@ def repo_url() -> str:
     """The public repository, as ``[project.urls] Repository`` in pyproject.toml gives it."""
     text = (REPO / "pyproject.toml").read_text()
     urls = text.split("[project.urls]", 1)[1].split("\n[", 1)[0]
-    return re.search(r'^Repository\s*=\s*"([^"]+)"', urls, re.M).group(1).rstrip("/")
+    return re.search(r'^Repository\s*=\s*"([^"]+)"', urls, re.MULTILINE).group(1).rstrip("/")
 
 
 def colab_url(number: str) -> str:

@@ -35,7 +35,7 @@ def _repository_url() -> str:
     import re
 
     urls = (REPO / "pyproject.toml").read_text().split("[project.urls]", 1)[1].split("\n[", 1)[0]
-    return re.search(r'^Repository\s*=\s*"([^"]+)"', urls, re.M).group(1).rstrip("/")
+    return re.search(r'^Repository\s*=\s*"([^"]+)"', urls, re.MULTILINE).group(1).rstrip("/")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
