@@ -120,3 +120,13 @@ def test_adaptation_config_trains_two_tiny_epochs_and_resumes(noisy_folder, tmp_
     history, _ = train(more, resume=True, verbose=0)
     assert len(history.history["loss"]) == 1
     assert json.loads((run_dir / "summary.json").read_text())["epochs_done"] == 3
+
+
+def test_real_pairs_train_on_their_noisy_halves_and_validate_on_held_out_pairs(noisy_folder, tmp_path):
+    pairs = tmp_path / "pairs"
+    datasets.make_paired_set(noisy_folder, pairs, noise="gaussian:sigma=15", limit=6, seed=0)
+    overrides = [f"paired_data={pairs}", "val_holdout=2", "epochs=1", f"output_dir={tmp_path}", "tensorboard=false"]
+    config = TrainConfig.load(ROOT / "configs" / "n2n_adapt_iso.yaml", tiny=True, overrides=overrides)
+    history, run_dir = train(config, verbose=0)
+    assert np.isfinite(history.history["loss"]).all() and np.isfinite(history.history["val_psnr"]).all()
+    assert len(json.loads((run_dir / "holdout.json").read_text())["val"]) == 2
