@@ -20,6 +20,8 @@ exist. Built from ``keras.ops`` (any backend).
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 #: Training objectives of :class:`denoise_tf.train.TrainConfig` (``objective``).
@@ -94,64 +96,70 @@ def neighbor2neighbor_loss(model, gamma: float = GAMMA):
     return Neighbor2Neighbor()
 
 
-def _pydataset():
+@functools.cache
+def _noisy_only_class():
+    """The :class:`keras.utils.PyDataset` subclass behind :func:`noisy_only` (keras imported on first use)."""
     import keras
 
-    return keras.utils.PyDataset
+    class NoisyOnly(keras.utils.PyDataset):
+        def __init__(self, dataset, seed: int = 0):
+            super().__init__(
+                workers=dataset.workers, use_multiprocessing=dataset.use_multiprocessing, max_queue_size=dataset.max_queue_size
+            )
+            self.dataset = dataset
+            self.seed = int(seed)
+
+        @property
+        def epoch(self) -> int:
+            return self.dataset.epoch
+
+        @epoch.setter
+        def epoch(self, value: int) -> None:
+            self.dataset.epoch = value
+
+        def __len__(self) -> int:
+            return len(self.dataset)
+
+        @property
+        def num_batches(self):
+            return len(self.dataset)
+
+        def batch(self, epoch: int, index: int):
+            """``(noisy, y_true)`` of batch ``index`` of ``epoch``: no clean image in either."""
+            noisy, _ = self.dataset.batch(epoch, index)
+            if isinstance(noisy, (tuple, list)):
+                raise ValueError("objective neighbor2neighbor: models that take a noise level (FFDNet) are not supported")
+            noisy = np.asarray(noisy, dtype=np.float32)
+            rng = np.random.default_rng([self.seed, epoch, index, STREAM])
+            choices = draw_choices(rng, *noisy.shape[:3])
+            full = np.zeros(noisy.shape[:3] + (1,), np.float32)
+            full[:, : 2 * choices.shape[1], : 2 * choices.shape[2], 0] = np.repeat(np.repeat(choices, 2, axis=1), 2, axis=2)
+            return noisy, np.concatenate([noisy, full], axis=-1)
+
+        def __getitem__(self, index: int):
+            return self.batch(self.epoch, index)
+
+        def on_epoch_end(self):
+            self.dataset.on_epoch_end()
+
+    return NoisyOnly
 
 
-class NoisyOnly(_pydataset()):
+def noisy_only(dataset, seed: int = 0):
     """Batches of a ``(noisy, clean)`` dataset with the clean half dropped: ``(noisy, noisy + choices)``.
 
-    Wraps the seeded datasets of :mod:`denoise_tf.pipeline` (``epoch`` and ``on_epoch_end``
-    pass through); the choices of batch ``index`` come from ``default_rng([seed, epoch, index,
-    STREAM])``.
+    A :class:`keras.utils.PyDataset` over the seeded datasets of :mod:`denoise_tf.pipeline`
+    (``epoch`` and ``on_epoch_end`` pass through; ``batch(epoch, index)`` as theirs). The
+    choices of batch ``index`` come from ``default_rng([seed, epoch, index, STREAM])``.
     """
-
-    def __init__(self, dataset, seed: int = 0):
-        super().__init__(workers=dataset.workers, use_multiprocessing=dataset.use_multiprocessing, max_queue_size=dataset.max_queue_size)
-        self.dataset = dataset
-        self.seed = int(seed)
-
-    @property
-    def epoch(self) -> int:
-        return self.dataset.epoch
-
-    @epoch.setter
-    def epoch(self, value: int) -> None:
-        self.dataset.epoch = value
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    @property
-    def num_batches(self):
-        return len(self.dataset)
-
-    def batch(self, epoch: int, index: int):
-        """``(noisy, y_true)`` of batch ``index`` of ``epoch``: no clean image in either."""
-        noisy, _ = self.dataset.batch(epoch, index)
-        if isinstance(noisy, (tuple, list)):
-            raise ValueError("objective neighbor2neighbor: models that take a noise level (FFDNet) are not supported")
-        noisy = np.asarray(noisy, dtype=np.float32)
-        rng = np.random.default_rng([self.seed, epoch, index, STREAM])
-        choices = draw_choices(rng, *noisy.shape[:3])
-        full = np.zeros(noisy.shape[:3] + (1,), np.float32)
-        full[:, : 2 * choices.shape[1], : 2 * choices.shape[2], 0] = np.repeat(np.repeat(choices, 2, axis=1), 2, axis=2)
-        return noisy, np.concatenate([noisy, full], axis=-1)
-
-    def __getitem__(self, index: int):
-        return self.batch(self.epoch, index)
-
-    def on_epoch_end(self):
-        self.dataset.on_epoch_end()
+    return _noisy_only_class()(dataset, seed)
 
 
 def prepare(objective: str, model, dataset, loss, seed: int = 0):
     """The ``(dataset, loss)`` a run of ``objective`` trains ``model`` with.
 
     ``supervised`` returns them unchanged; ``neighbor2neighbor`` wraps ``dataset`` in
-    :class:`NoisyOnly` and returns :func:`neighbor2neighbor_loss` (``loss`` is unused: the
+    :func:`noisy_only` and returns :func:`neighbor2neighbor_loss` (``loss`` is unused: the
     objective is its own loss).
 
     Raises
@@ -167,4 +175,4 @@ def prepare(objective: str, model, dataset, loss, seed: int = 0):
         raise ValueError(f"objective {objective}: models that take a noise level (FFDNet) are not supported")
     if not hasattr(dataset, "batch") or not hasattr(dataset, "epoch"):
         raise ValueError(f"objective {objective} needs the numpy pipeline (config key 'pipeline': numpy)")
-    return NoisyOnly(dataset, seed), neighbor2neighbor_loss(model)
+    return noisy_only(dataset, seed), neighbor2neighbor_loss(model)

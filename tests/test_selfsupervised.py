@@ -72,7 +72,7 @@ class _Pairs:
 
 
 def test_training_batches_hold_no_clean_image_and_repeat_by_epoch_and_index():
-    wrapped = selfsupervised.NoisyOnly(_Pairs(), seed=4)
+    wrapped = selfsupervised.noisy_only(_Pairs(), seed=4)
     x, y_true = wrapped[1]
     noisy, clean = _Pairs().batch(0, 1)
     np.testing.assert_array_equal(x, noisy)
@@ -80,7 +80,7 @@ def test_training_batches_hold_no_clean_image_and_repeat_by_epoch_and_index():
     assert not np.any(np.isclose(y_true[..., :-1], clean))
     choices = y_true[..., -1]
     assert set(np.unique(choices)) <= set(range(8)) and np.array_equal(choices[:, ::2, ::2].repeat(2, 1).repeat(2, 2), choices)
-    np.testing.assert_array_equal(selfsupervised.NoisyOnly(_Pairs(), seed=4)[1][1], y_true)
+    np.testing.assert_array_equal(selfsupervised.noisy_only(_Pairs(), seed=4)[1][1], y_true)
     wrapped.on_epoch_end()
     assert wrapped.epoch == 1 and not np.array_equal(wrapped[1][1][..., -1], choices)
 
