@@ -48,6 +48,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .checksums import sha256
+
 FORMATS = ("tflite", "saved_model", "onnx")
 QUANTIZE = (None, "float16", "dynamic", "int8")
 METADATA_NAME = "denoise_tf"
@@ -804,12 +806,6 @@ def export_folder() -> Path:
     return cache_dir() / "exports"
 
 
-def _file_sha256(path: Path) -> str:
-    from .checksums import sha256
-
-    return sha256(path)
-
-
 def _export_intact(path: Path, digest_file: Path) -> bool:
     """True when the cached export exists and matches the sha256 written beside it."""
     if not path.is_file():
@@ -818,7 +814,7 @@ def _export_intact(path: Path, digest_file: Path) -> bool:
         recorded = digest_file.read_text(encoding="ascii").split()[0]
     except (OSError, IndexError, UnicodeDecodeError):
         recorded = None
-    if recorded is not None and recorded == _file_sha256(path):
+    if recorded is not None and recorded == sha256(path):
         return True
     warnings.warn(
         f"cached export {path} does not match its sha256 ({digest_file.name} "
@@ -888,7 +884,7 @@ def cached_export(model, name: str | None = None, folder=None, digest: str | Non
                     f"the TFLite export of {model.name!r} differs from the Keras model by {difference:.2g} on a probe "
                     f"input (more than {EXACT_ATOL:g}): not used"
                 )
-            partial_digest.write_text(f"{_file_sha256(partial)}  {path.name}\n", encoding="ascii")
+            partial_digest.write_text(f"{sha256(partial)}  {path.name}\n", encoding="ascii")
             # atomic renames: a killed export leaves no half file under the final names; the hash
             # goes first, so a model file never sits beside another file's hash for long
             os.replace(partial_digest, digest_file)
