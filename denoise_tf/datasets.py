@@ -28,6 +28,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .checksums import sha256
+
 # Every image is read by the one reader of denoise_tf.images (format and pixel limit checked from
 # the header before decoding); its names stay importable from here.
 from .images import (  # noqa: F401
@@ -270,12 +272,6 @@ def manifest(name: str) -> dict:
         return json.load(f)
 
 
-def _sha256(path: Path) -> str:
-    from .checksums import sha256
-
-    return sha256(path)
-
-
 def verify(name: str, data_root: str | os.PathLike | None = None, registry: dict | None = None) -> list[str]:
     """Check the local files of a named set against its SHA-256 registry.
 
@@ -292,7 +288,7 @@ def verify(name: str, data_root: str | os.PathLike | None = None, registry: dict
         path = folder / fname
         if not path.is_file():
             problems.append(f"missing: {path}")
-        elif _sha256(path) != digest:
+        elif sha256(path) != digest:
             problems.append(f"sha256 mismatch: {path}")
     return problems
 
@@ -405,7 +401,7 @@ def download(
         path = folder / fname
         if not path.exists():
             todo.append((fname, digest))
-        elif not path.is_file() or _sha256(path) != digest:
+        elif not path.is_file() or sha256(path) != digest:
             clashes.append(str(path))
     if clashes:
         raise FileExistsError(
