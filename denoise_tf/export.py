@@ -38,9 +38,11 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import threading
 import warnings
@@ -493,6 +495,29 @@ def _interpreter_class():
         return tf.lite.Interpreter
 
 
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """Send what native code writes to file descriptor 2 to the null device for a moment.
+
+    TFLite prints "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." from C++ when an
+    interpreter first allocates its tensors, past Python's logging and ``TF_CPP_MIN_LOG_LEVEL``.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
 class _TFLiteRunner:
     """``f(image[, level]) -> ndarray`` on a TFLite interpreter; resizes the inputs when the shape changes."""
 
@@ -532,7 +557,11 @@ class _TFLiteRunner:
                 it.resize_tensor_input(self.image["index"], image.shape, strict=False)
                 if level is not None:
                     it.resize_tensor_input(self.level["index"], level.shape, strict=False)
-                it.allocate_tensors()
+                if self.shapes is None:
+                    with _native_stderr_silenced():  # the delegate's INFO line on first allocation
+                        it.allocate_tensors()
+                else:
+                    it.allocate_tensors()
                 self.shapes = shapes
             it.set_tensor(self.image["index"], self._quantize(self.image, image))
             if level is not None:

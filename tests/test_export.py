@@ -1,5 +1,6 @@
 """BatchNorm folding, TFLite / SavedModel / ONNX export and running exports through denoise()."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -111,6 +112,17 @@ def test_tflite_float_matches_keras(dncnn, dncnn_tflite):
     meta = dncnn_tflite.metadata
     assert meta["format"] == "tflite" and meta["quantize"] is None and meta["batchnorm_folded"]
     assert dncnn_tflite.name == dncnn.name and dncnn_tflite.geometry == tile_geometry(dncnn) == (1, 5)
+
+
+def test_a_fresh_interpreter_runs_without_the_delegate_info_line(dncnn, tmp_path, capfd):
+    """TFLite's C++ "Created TensorFlow Lite XNNPACK delegate" line stays out of stderr (notebooks
+    show it as output); the process's own stderr still works afterwards."""
+    path = ex.export(dncnn, tmp_path / "quiet.tflite")
+    capfd.readouterr()
+    ex.load_exported(path)(np.zeros((1, 16, 16, 1), np.float32))
+    os.write(2, b"stderr after the first run\n")
+    err = capfd.readouterr().err
+    assert "XNNPACK" not in err and "stderr after the first run" in err
 
 
 def test_tflite_through_denoise(dncnn, dncnn_tflite):
