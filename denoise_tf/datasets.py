@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import operator
 import os
 import re
 import shutil
@@ -168,6 +169,29 @@ def resolve(name_or_path: str | os.PathLike, data_root_: str | os.PathLike | Non
     )
 
 
+def image_files(name_or_path: str | os.PathLike, data_root: str | os.PathLike | None = None) -> list[Path]:
+    """The image files of a named set, the bundled samples, or a folder, in the order :func:`load` reads them.
+
+    A named set with a ``files`` list (``train400_val``) keeps those files of its folder.
+
+    Raises
+    ------
+    FileNotFoundError
+        Missing set or folder, or no image files in it.
+    ValueError
+        Unknown set name.
+    """
+    folder = resolve(name_or_path, data_root)
+    files = list_images(folder)
+    key = str(name_or_path).lower()
+    if key in NAMED_SETS and "files" in NAMED_SETS[key]:
+        wanted = set(NAMED_SETS[key]["files"])
+        files = [f for f in files if f.name in wanted]
+    if not files:
+        raise FileNotFoundError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
+    return files
+
+
 def load(
     name_or_path: str | os.PathLike,
     color: bool | None = None,
@@ -203,20 +227,12 @@ def load(
     ValueError
         Unknown set name, bad ``limit``, or an unreadable image (the message names the file).
     """
-    folder = resolve(name_or_path, data_root)
     key = str(name_or_path).lower()
     if color is None and key in NAMED_SETS:
         color = NAMED_SETS[key]["color"]
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive integer, got {limit}")
-    files = list_images(folder)
-    if key in NAMED_SETS and "files" in NAMED_SETS[key]:
-        wanted = set(NAMED_SETS[key]["files"])
-        files = [f for f in files if f.name in wanted]
-    if not files:
-        raise FileNotFoundError(f"no image files ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
-    if limit is not None:
-        files = files[:limit]
+    files = image_files(name_or_path, data_root)[:limit]
     return [read_image(f, color) for f in files], [f.name for f in files]
 
 
@@ -522,22 +538,36 @@ def _div2k_dir_pairs(root: Path, subset: str | None) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def _match_div2k(root: Path, subset: str | None) -> list[tuple[Path, Path]]:
+def _match(noisy_files: list[Path], clean: dict, key_of) -> tuple[list, list, list]:
+    """Pair each noisy file with ``clean[key_of(file)]``.
+
+    Returns ``(pairs, noisy (file, key) without a clean file, clean files without a noisy one)``.
+    """
+    pairs, lonely_noisy, used = [], [], set()
+    for noisy in noisy_files:
+        key = key_of(noisy)
+        if key in clean:
+            pairs.append((noisy, clean[key]))
+            used.add(key)
+        else:
+            lonely_noisy.append((noisy, key))
+    return pairs, lonely_noisy, [clean[k] for k in sorted(set(clean) - used)]
+
+
+def _div2k_key(noisy: Path) -> str:
+    return re.sub(r"[_\-.]?noisy$", "", noisy.stem, flags=re.IGNORECASE).lower()
+
+
+def _match_div2k(root: Path, subset: str | None) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """``(pairs, unmatched files described)`` of a DIV2K-style root."""
     pairs, unmatched = [], []
     for noisy_dir, clean_dir in _div2k_dir_pairs(root, subset):
         clean = {p.stem.lower(): p for p in list_images(clean_dir)}
-        used = set()
-        for noisy in list_images(noisy_dir):
-            key = re.sub(r"[_\-.]?noisy$", "", noisy.stem, flags=re.IGNORECASE).lower()
-            if key in clean:
-                pairs.append((noisy, clean[key]))
-                used.add(key)
-            else:
-                unmatched.append(f"noisy {noisy} has no clean {clean_dir / key}.*")
-        unmatched += [f"clean {clean[k]} has no noisy image in {noisy_dir}" for k in sorted(set(clean) - used)]
-    if unmatched:
-        raise ValueError(f"{len(unmatched)} unmatched file(s) under {root}: " + "; ".join(unmatched[:5]))
-    return pairs
+        found, lonely_noisy, lonely_clean = _match(list_images(noisy_dir), clean, _div2k_key)
+        pairs += found
+        unmatched += [f"noisy {noisy} has no clean {clean_dir / key}.*" for noisy, key in lonely_noisy]
+        unmatched += [f"clean {c} has no noisy image in {noisy_dir}" for c in lonely_clean]
+    return pairs, unmatched
 
 
 def _sidd_scenes(root: Path) -> list[Path]:
@@ -553,7 +583,12 @@ def _sidd_scenes(root: Path) -> list[Path]:
     return scenes
 
 
-def _match_sidd(root: Path) -> list[tuple[Path, Path]]:
+def _sidd_key(noisy: Path) -> str:
+    return _NOISY.sub("GT", noisy.name).upper()
+
+
+def _match_sidd(root: Path) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """``(pairs, unmatched files described)`` of a SIDD-style root."""
     pairs, unmatched = [], []
     for scene in _sidd_scenes(root):
         files = list_images(scene)
@@ -562,18 +597,11 @@ def _match_sidd(root: Path) -> list[tuple[Path, Path]]:
         if len(noisy) == 1 and len(clean) == 1:
             pairs.append((noisy[0], next(iter(clean.values()))))
             continue
-        used = set()
-        for p in noisy:
-            key = _NOISY.sub("GT", p.name).upper()
-            if key in clean:
-                pairs.append((p, clean[key]))
-                used.add(key)
-            else:
-                unmatched.append(f"noisy {p} has no GT image {key} beside it")
-        unmatched += [f"GT {clean[k]} has no NOISY image beside it" for k in sorted(set(clean) - used)]
-    if unmatched:
-        raise ValueError(f"{len(unmatched)} unmatched file(s) under {root}: " + "; ".join(unmatched[:5]))
-    return pairs
+        found, lonely_noisy, lonely_clean = _match(noisy, clean, _sidd_key)
+        pairs += found
+        unmatched += [f"noisy {p} has no GT image {key} beside it" for p, key in lonely_noisy]
+        unmatched += [f"GT {c} has no NOISY image beside it" for c in lonely_clean]
+    return pairs, unmatched
 
 
 def find_pairs(
@@ -604,11 +632,13 @@ def find_pairs(
     if layout == "sidd":
         if subset is not None:
             raise ValueError("subset= applies to layout='div2k' only")
-        pairs = _match_sidd(root)
+        pairs, unmatched = _match_sidd(root)
     elif layout == "div2k":
-        pairs = _match_div2k(root, subset)
+        pairs, unmatched = _match_div2k(root, subset)
     else:
         raise ValueError(f"unknown layout {layout!r}: expected 'sidd' or 'div2k'")
+    if unmatched:
+        raise ValueError(f"{len(unmatched)} unmatched file(s) under {root}: " + "; ".join(unmatched[:5]))
     if not pairs:
         raise FileNotFoundError(f"no noisy/clean image pairs found under {root} (layout {layout!r})")
     named = [(n, c, n.relative_to(root).as_posix()) for n, c in pairs]
@@ -669,8 +699,22 @@ def load_pairs(
     """
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive integer, got {limit}")
-    found = find_pairs(path, layout, subset)[:limit]
     noisy, clean, names = [], [], []
+    for a, b, name in read_pairs(find_pairs(path, layout, subset)[:limit], color):
+        noisy.append(a)
+        clean.append(b)
+        names.append(name)
+    return noisy, clean, names
+
+
+def read_pairs(found: Sequence[tuple[Path, Path, str]], color: bool | None = None):
+    """Read pairs found by :func:`find_pairs` one at a time: yields ``(noisy, clean, name)``.
+
+    Raises
+    ------
+    ValueError
+        A pair whose noisy and clean images differ in size.
+    """
     for noisy_file, clean_file, name in found:
         a, b = read_image(noisy_file, color), read_image(clean_file, color)
         if a.shape != b.shape:
@@ -678,10 +722,7 @@ def load_pairs(
                 f"size mismatch in pair {name!r}: noisy {noisy_file} is {a.shape}, "
                 f"clean {clean_file} is {b.shape} (H, W, C)"
             )
-        noisy.append(a)
-        clean.append(b)
-        names.append(name)
-    return noisy, clean, names
+        yield a, b, name
 
 
 #: Noise of :func:`make_paired_set`: camera ISO noise, the ISO drawn per image (log-uniform).
@@ -772,7 +813,14 @@ def _iso_of(spec, seed: int, k: int) -> float:
 # --------------------------------------------------------------------------- splits
 
 
-def split(items: Sequence, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: int = 0) -> tuple[list, ...]:
+def split(
+    items: Sequence,
+    fractions: Sequence[float] = (0.8, 0.1, 0.1),
+    seed: int = 0,
+    *,
+    counts: Sequence[int] | None = None,
+    keep_order: bool = False,
+) -> tuple[list, ...]:
     """Shuffle ``items`` with a seed and cut them into parts (train/val/test by default).
 
     Parameters
@@ -784,19 +832,31 @@ def split(items: Sequence, fractions: Sequence[float] = (0.8, 0.1, 0.1), seed: i
         differences, so they always add up to ``len(items)``.
     seed : int
         Seed of the shuffle; the same seed and length give the same parts on any machine.
+    counts : sequence of int or None
+        Part sizes in items, summing to ``len(items)``, instead of ``fractions``.
+    keep_order : bool
+        Each part in the order of ``items`` (default: in shuffled order).
 
     Returns
     -------
     tuple of list
-        One list per fraction, in order; together they hold every item exactly once.
+        One list per part, in order; together they hold every item exactly once (part ``k``
+        is the ``k``-th run of the shuffled order).
     """
-    fractions = [float(f) for f in fractions]
-    if not fractions or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
-        raise ValueError(f"fractions must be non-negative and sum to 1, got {fractions}")
     n = len(items)
+    if counts is not None:
+        counts = [operator.index(c) for c in counts]
+        if not counts or any(c < 0 for c in counts) or sum(counts) != n:
+            raise ValueError(f"counts must be non-negative and sum to {n} (the number of items), got {counts}")
+        bounds = [0, *np.cumsum(counts).tolist()]
+    else:
+        fractions = [float(f) for f in fractions]
+        if not fractions or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
+            raise ValueError(f"fractions must be non-negative and sum to 1, got {fractions}")
+        bounds = [0, *[int(round(c * n)) for c in np.cumsum(fractions)[:-1]], n]
     order = np.random.default_rng(seed).permutation(n)
-    bounds = [0, *[int(round(c * n)) for c in np.cumsum(fractions)[:-1]], n]
-    return tuple([items[i] for i in order[lo:hi]] for lo, hi in zip(bounds[:-1], bounds[1:]))
+    parts = [order[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:])]
+    return tuple([items[i] for i in (sorted(part) if keep_order else part)] for part in parts)
 
 
 def _main(argv: Sequence[str] | None = None) -> int:

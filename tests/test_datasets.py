@@ -165,6 +165,17 @@ def test_load_named_set_from_custom_root(tmp_path, monkeypatch):
     assert len(ds.load("SET12", limit=2)[0]) == 2
 
 
+def test_image_files_are_the_files_load_reads(tmp_path):
+    for name in ("8023.jpg", "12003.jpg", "41033.jpg"):  # two of them are train400_val files
+        write_png(tmp_path / "cbsd432" / name, rand_u8((8, 8, 3)))
+    assert [f.name for f in ds.image_files("train400_val", tmp_path)] == ["41033.jpg", "8023.jpg"]
+    assert [f.name for f in ds.image_files("cbsd432", tmp_path)] == ds.load("cbsd432", data_root=tmp_path)[1]
+    assert ds.load("train400_val", data_root=tmp_path)[1] == ["41033.jpg", "8023.jpg"]
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="no image files"):
+        ds.image_files(tmp_path / "empty")
+
+
 # --------------------------------------------------------------------------- samples
 
 
@@ -403,6 +414,29 @@ def test_load_pairs_sidd_unmatched(tmp_path):
         ds.load_pairs(tmp_path, layout="sidd")
 
 
+def test_load_pairs_unmatched_files_of_both_layouts_are_all_named(tmp_path):
+    scene = tmp_path / "sidd" / "Data" / "scene"
+    make_pair(scene / "NOISY_SRGB_010.PNG", scene / "GT_SRGB_010.PNG")
+    write_png(scene / "GT_SRGB_011.PNG", rand_u8((8, 12, 3)))
+    with pytest.raises(ValueError, match="1 unmatched.*GT_SRGB_011.PNG has no NOISY image"):
+        ds.find_pairs(tmp_path / "sidd", layout="sidd")
+    make_pair(tmp_path / "div2k" / "DIV2K_noisy" / "0001_noisy.png", tmp_path / "div2k" / "DIV2K_HR" / "0001.png")
+    write_png(tmp_path / "div2k" / "DIV2K_noisy" / "0002_noisy.png", rand_u8((8, 12, 3)))
+    write_png(tmp_path / "div2k" / "DIV2K_HR" / "0003.png", rand_u8((8, 12, 3)))
+    with pytest.raises(ValueError, match=r"2 unmatched.*0002_noisy.png has no clean .*0002\.\*; clean .*0003.png has no noisy"):
+        ds.find_pairs(tmp_path / "div2k", layout="div2k")
+
+
+def test_read_pairs_reads_what_find_pairs_found(tmp_path):
+    for k in range(3):
+        make_pair(tmp_path / f"s{k}" / "NOISY_SRGB_010.PNG", tmp_path / f"s{k}" / "GT_SRGB_010.PNG")
+    found = ds.find_pairs(tmp_path)
+    noisy, clean, names = ds.load_pairs(tmp_path, limit=2)
+    read = list(ds.read_pairs(found[:2]))
+    assert [name for _, _, name in read] == names == [t[2] for t in found[:2]]
+    assert all(np.array_equal(a, n) and np.array_equal(b, c) for (a, b, _), n, c in zip(read, noisy, clean))
+
+
 def test_load_pairs_size_mismatch(tmp_path):
     scene = tmp_path / "scene"
     write_png(scene / "NOISY_SRGB_010.PNG", rand_u8((8, 12, 3)))
@@ -455,6 +489,19 @@ def test_split_deterministic_partition():
     assert [len(p) for p in ds.split(list(range(10)))] == [8, 1, 1]
     assert [len(p) for p in ds.split(list(range(7)), (0.5, 0.5))] == [4, 3]
     assert ds.split([], seed=3) == ([], [], [])
+
+
+def test_split_by_counts_in_input_order():
+    items = [f"img{i:03d}" for i in range(20)]
+    shuffled = ds.split(items, seed=4, counts=(3, 2, 15))
+    kept = ds.split(items, seed=4, counts=(3, 2, 15), keep_order=True)
+    assert [len(p) for p in kept] == [3, 2, 15] and all(part == sorted(part) for part in kept)
+    assert [sorted(p) for p in shuffled] == list(kept)
+    # fractions and counts cut the same shuffle: equal sizes give equal parts
+    assert ds.split(items, (0.25, 0.25, 0.5), seed=4) == ds.split(items, seed=4, counts=(5, 5, 10))
+    for counts in ((3, 2), (-1, 21), (), (2.5, 17.5)):
+        with pytest.raises((ValueError, TypeError), match="counts|integer"):
+            ds.split(items, counts=counts)
 
 
 @pytest.mark.parametrize("fractions", [(0.5, 0.4), (1.2, -0.2), ()])
