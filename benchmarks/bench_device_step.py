@@ -85,7 +85,7 @@ def setup(name: str, precision: str, steps: int, unroll: int | None = None):
     import keras
 
     from denoise_tf import device_training as dt
-    from denoise_tf.train import TrainConfig
+    from denoise_tf.config import TrainConfig
 
     config = TrainConfig.load(REPO / "configs" / CASES[name], overrides=[f"precision={precision}"])
     keras.utils.set_random_seed(0)

@@ -39,7 +39,9 @@ sys.path.insert(0, str(REPO))
 
 import keras  # noqa: E402
 
-from denoise_tf.train import PRECISIONS, TrainConfig, build_model, cpu_has_bf16  # noqa: E402
+from denoise_tf.config import PRECISIONS, TrainConfig  # noqa: E402
+from denoise_tf.hardware import cpu_has_bf16  # noqa: E402
+from denoise_tf.train import build_model  # noqa: E402
 
 
 

@@ -32,7 +32,7 @@ _PUBLIC = {
     "save_image": ("images", "save_image"),
     "load_dataset": ("datasets", "load"),
     "build_model": ("models", "build"),
-    "TrainConfig": ("train", "TrainConfig"),
+    "TrainConfig": ("config", "TrainConfig"),
 }
 
 __all__ = ["__version__", *_PUBLIC]

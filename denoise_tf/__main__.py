@@ -92,7 +92,8 @@ def _backend(backend: str | None):
 
 
 def _train(args) -> int:
-    from .train import TrainConfig, train
+    from .config import TrainConfig
+    from .train import train
 
     config = TrainConfig.load(args.config, tiny=args.tiny, overrides=args.set)
     if args.output_dir:

@@ -10,7 +10,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import metrics, runs
+from . import hardware, metrics, runs
 
 
 class ValidationPSNR(keras.callbacks.Callback):
@@ -282,7 +282,7 @@ class RunSummary(keras.callbacks.Callback):
         self.base_wall = float(self.previous.get("wall_time_s", 0.0))
         self.best = self.previous.get("best_val_psnr")
         self.best_epoch = self.previous.get("best_epoch")
-        self.hardware = runs.hardware()
+        self.hardware = hardware.describe()
         policy = getattr(self.model, "dtype_policy", None)
         self.hardware["precision"] = getattr(policy, "name", None) or "float32"
         self.sessions = list(self.previous.get("sessions", []))

@@ -47,7 +47,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import runs
-from .train import RESUMABLE_CHANGES, TrainConfig, learning_rate_at
+from .config import RESUMABLE_CHANGES, TrainConfig, learning_rate_at
 
 #: Most optimizer steps one compiled call runs (the epoch is split into equal calls of at most this many).
 DEFAULT_STEPS_PER_CALL = 200
@@ -170,12 +170,12 @@ def training_images(config: TrainConfig) -> tuple[list, np.ndarray]:
     ValueError
         ``paired_data`` configs (real noisy/clean pairs; not supported by the device loop).
     """
-    from . import pipeline
+    from . import training_data
 
     if config.paired_data:
         raise ValueError("the device training loop trains on clean images with synthetic noise; "
                          f"config {config.name!r} names paired_data: train it with `python -m denoise_tf train`")
-    base = pipeline.load_training_images(config)
+    base = training_data.load_training_images(config)
     if config.patch_mode != "grid":
         return base, np.ones(len(base))
     images = scaled_images(base, config.patch_scales)
@@ -452,7 +452,7 @@ def save_model_weights(model, path: Path) -> Path:
     """Write ``model``'s weights without its optimizer's variables to ``path`` atomically.
 
     The Keras ``.weights.h5`` layout an uncompiled model saves (about a third of the size of
-    the file with optimizer state); :func:`denoise_tf.train.load_run_model` reads it.
+    the file with optimizer state); :func:`denoise_tf.runs.load_run_model` reads it.
     """
     path = Path(path)
     if getattr(model, "optimizer", None) is None:
@@ -480,7 +480,7 @@ def check_config(config: TrainConfig, run_dir: Path, trained: bool, resume: bool
     FileExistsError
         ``run_dir`` holds a trained run and ``resume`` is false.
     ValueError
-        ``config.json`` differs in keys outside :data:`denoise_tf.train.RESUMABLE_CHANGES`.
+        ``config.json`` differs in keys outside :data:`denoise_tf.config.RESUMABLE_CHANGES`.
     """
     if trained and not resume:
         raise FileExistsError(f"run folder {run_dir} exists: pass resume=True (--resume) to continue it, or choose another name")
@@ -497,7 +497,7 @@ def validation_psnr(predict, pairs) -> tuple[float, list]:
     """Mean PSNR (dB) of ``predict(inputs)`` clipped to [0, 1] over validation ``pairs``, and the outputs.
 
     As :class:`denoise_tf.callbacks.ValidationPSNR`: ``pairs`` from
-    :func:`denoise_tf.pipeline.load_validation`, images run one by one.
+    :func:`denoise_tf.training_data.load_validation`, images run one by one.
     """
     from . import metrics
 
@@ -578,7 +578,7 @@ class DeviceRun:
         import jax.numpy as jnp
         import keras
 
-        from . import pipeline
+        from . import training_data
         from .callbacks import RunSummary
 
         if keras.backend.backend() != "jax":
@@ -609,8 +609,8 @@ class DeviceRun:
             from .warmstart import copy_weights
 
             files["init_weights.json"] = {"source": config.init_weights, **copy_weights(self.model, config.init_weights)}
-        if pipeline.uses_holdout(config):
-            files["holdout.json"] = pipeline.holdout_names(config)
+        if training_data.uses_holdout(config):
+            files["holdout.json"] = training_data.holdout_names(config)
         shared = {} if shared is None else shared
         data_key = json.dumps([config.train_data, config.train_limit, config.data_root, config.color, config.patch_mode,
                                config.patch_scales, config.patch_size, config.patch_stride, config.val_holdout,
@@ -622,7 +622,7 @@ class DeviceRun:
             count = int(weights.sum()) if config.patch_mode == "grid" else len(images)
             shared[data_key] = (DeviceImages(jnp.asarray(stack), jnp.asarray(sizes), jnp.asarray(logits)), count)
         self.data, count = shared[data_key]
-        self.val_pairs = pipeline.load_validation(config, self.with_level)
+        self.val_pairs = training_data.load_validation(config, self.with_level)
         self.steps = config.steps_per_epoch or max(1, count // config.batch_size)
         self.length = steps_per_call(self.steps, most_steps_per_call or default_steps_per_call())
         self.compiled = compiled_step(config, self.model, self.optimizer, tuple(self.data.images.shape), self.length, unroll)

@@ -7,7 +7,7 @@
   inside its scope and ``fit`` then splits every batch across the replicas.
 * One device: nothing (the default single-device path).
 
-The ``devices`` setting (``TrainConfig.devices``):
+The ``devices`` setting (:attr:`denoise_tf.config.TrainConfig.devices`):
 
 * ``"auto"`` (default): all visible GPUs when there are at least 2, else one device;
 * ``1``: one device; ``N``: the first ``N`` GPUs (an error when fewer are visible);

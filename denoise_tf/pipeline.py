@@ -22,16 +22,12 @@ noisy/clean pairs such as SIDD: the same window and flip/rotate mode for both im
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
 from . import noise as noise_lib
 from .transforms import augment_batch
-
-# ``TrainConfig`` (denoise_tf.train) appears in annotations only, as a name: this module is
-# imported by the training module, never the other way round.
 
 
 def grid_patches(
@@ -551,129 +547,3 @@ def paired_validation_pairs(noisy: Sequence[np.ndarray], clean: Sequence[np.ndar
         b = b.astype(np.float32) / 255.0 if b.dtype == np.uint8 else b.astype(np.float32, copy=False)
         pairs.append((a[None], b[None]))
     return pairs
-
-
-# -------------------------------------------------------------------------------------------
-# Training data of a TrainConfig: held-out images, patches, validation pairs, real pairs
-# (moved from denoise_tf.train; ``TrainConfig`` is only an annotation here)
-
-#: Seed of the shuffle that picks held-out images (fixed: runs with other seeds hold out the same ones).
-HOLDOUT_SEED = 0
-
-
-def holdout_split(items, val: int, test: int = 0, seed: int = HOLDOUT_SEED) -> tuple[list, list, list]:
-    """Split ``items`` into ``(train, val, test)``: ``val`` + ``test`` items picked by a seeded shuffle.
-
-    Each part keeps the input order; the same ``len(items)``, counts and seed give the same parts.
-    """
-    n = len(items)
-    if val + test >= n:
-        raise ValueError(f"cannot hold out {val} + {test} of {n} items: nothing would be left to train on")
-    order = np.random.default_rng(seed).permutation(n)
-    val_index, test_index = sorted(order[:val]), sorted(order[val : val + test])
-    held = set(order[: val + test].tolist())
-    return [items[i] for i in range(n) if i not in held], [items[i] for i in val_index], [items[i] for i in test_index]
-
-
-def uses_holdout(config: TrainConfig) -> bool:
-    return bool(config.val_holdout or config.test_holdout)
-
-
-def set_files(name: str, data_root=None) -> list:
-    """Image files of a named set or folder, in the order :func:`denoise_tf.datasets.load` reads them."""
-    from . import datasets
-
-    files = datasets.list_images(datasets.resolve(name, data_root))
-    key = str(name).lower()
-    if key in datasets.NAMED_SETS and "files" in datasets.NAMED_SETS[key]:
-        wanted = set(datasets.NAMED_SETS[key]["files"])
-        files = [f for f in files if f.name in wanted]
-    if not files:
-        raise FileNotFoundError(f"no image files in {name!r}")
-    return files
-
-
-def holdout_files(config: TrainConfig) -> tuple[list, list, list]:
-    """``(train, val, test)`` files of ``train_data`` under the config's ``val_holdout`` / ``test_holdout``."""
-    return holdout_split(set_files(config.train_data, config.data_root), config.val_holdout, config.test_holdout)
-
-
-def load_training_images(config: TrainConfig) -> list:
-    """Clean training images of the config (without held-out ones), float32 ``(H, W, C)``."""
-    from . import datasets
-
-    if not uses_holdout(config):
-        images, _ = datasets.load(config.train_data, color=config.color, limit=config.train_limit, data_root=config.data_root)
-        return images
-    files = holdout_files(config)[0][: config.train_limit]
-    return [datasets.read_image(f, config.color) for f in files]
-
-
-def load_training_patches(config: TrainConfig) -> np.ndarray:
-    """Clean training patches ``(N, P, P, C)`` of the config's data (``grid`` / ``random`` patch modes)."""
-    if config.patch_mode == "crop":
-        raise ValueError("patch_mode 'crop' cuts no patches in advance: use load_training_images")
-    images = load_training_images(config)
-    if config.patch_mode == "grid":
-        return grid_patches(images, config.patch_size, config.patch_stride, config.patch_scales)
-    count = config.random_patches or config.batch_size * (config.steps_per_epoch or 1)
-    return random_patches(images, config.patch_size, count, seed=config.seed)
-
-
-def load_validation(config: TrainConfig, with_level: bool):
-    from . import datasets
-
-    if config.val_holdout:
-        files = holdout_files(config)[1][: config.val_limit]
-        images = [datasets.read_image(f, config.color) for f in files]
-    elif not config.val_data:
-        return []
-    else:
-        images, _ = datasets.load(config.val_data, color=config.color, limit=config.val_limit, data_root=config.data_root)
-    if config.val_crop:
-        c = config.val_crop
-        images = [im[:c, :c] for im in images]
-    return validation_pairs(images, config.noise, seed=10_000 + config.seed, with_level=with_level)
-
-
-def paired_root(config: TrainConfig):
-    """Folder of ``paired_data``: an existing path, else a folder of that name under the data root."""
-    from . import datasets
-
-    path = Path(config.paired_data).expanduser()
-    if path.is_dir() or path.is_absolute():
-        return path
-    return datasets.data_root(config.data_root) / config.paired_data
-
-
-def load_paired(config: TrainConfig):
-    """Real noisy/clean pairs of ``paired_data``: ``(train_noisy, train_clean, val_pairs, holdout_names)``.
-
-    Images are kept as ``uint8`` when that is lossless (:func:`denoise_tf.pipeline.compact_image`);
-    ``val_pairs`` are ``(noisy, clean)`` with batch axis 1, cropped to ``val_crop``.
-    """
-    from . import datasets
-
-    found = datasets.find_pairs(paired_root(config), config.paired_layout)
-    train_items, val_items, test_items = holdout_split(found, config.val_holdout, config.test_holdout)
-
-    def read(items):
-        noisy, clean = [], []
-        for noisy_file, clean_file, name in items:
-            a, b = datasets.read_image(noisy_file, config.color), datasets.read_image(clean_file, config.color)
-            if a.shape != b.shape:
-                raise ValueError(f"size mismatch in pair {name!r}: noisy {a.shape}, clean {b.shape}")
-            noisy.append(compact_image(a))
-            clean.append(compact_image(b))
-        return noisy, clean
-
-    train_noisy, train_clean = read(train_items[: config.train_limit])
-    val_noisy, val_clean = read(val_items[: config.val_limit])
-    val_pairs = paired_validation_pairs(val_noisy, val_clean, crop=config.val_crop)
-    names = {"val": [t[2] for t in val_items], "test": [t[2] for t in test_items]}
-    return train_noisy, train_clean, val_pairs, names
-
-
-def holdout_names(config: TrainConfig) -> dict:
-    _, val, test = holdout_files(config)
-    return {"val": [f.name for f in val], "test": [f.name for f in test]}

@@ -3,7 +3,7 @@
 A run folder ``output_dir/name`` (see :func:`denoise_tf.train.train`) holds:
 
 =============================  ==============================================================
-``config.json``                the resolved :class:`~denoise_tf.train.TrainConfig`
+``config.json``                the resolved :class:`~denoise_tf.config.TrainConfig`
 ``log.csv``                    one row per finished epoch (``epoch``, ``loss``, ``val_psnr``...)
 ``summary.json``               epochs, wall time, best validation PSNR, hardware, sessions, status
 ``best.weights.h5``            the weights of the best validation PSNR (lowest loss without one)
@@ -30,9 +30,7 @@ import io
 import json
 import math
 import os
-import platform
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -469,44 +467,6 @@ def trim_log(path: str | os.PathLike, epochs: int) -> None:
 
 # -------------------------------------------------------------------------------------------
 # summary.json
-
-
-def cpu_model() -> str | None:
-    """The CPU's model name (``/proc/cpuinfo``, Linux), or None where unknown."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip() or None
-    except OSError:
-        pass
-    return None
-
-
-def hardware() -> dict:
-    """Backend, devices and host: written into each run's summary."""
-    import keras
-
-    info = {
-        "backend": keras.backend.backend(),
-        "keras": keras.__version__,
-        "tensorflow_imported": "tensorflow" in sys.modules,
-        "python": platform.python_version(),
-        "host_cpu": platform.processor() or platform.machine(),
-        "cpu_model": cpu_model(),
-        "cpu_count": os.cpu_count(),
-    }
-    try:
-        if info["backend"] == "jax":
-            import jax
-
-            info["devices"] = [f"{d.platform}:{getattr(d, 'device_kind', '')}" for d in jax.devices()]
-        elif info["backend"] == "tensorflow":
-            import tensorflow as tf
-
-            info["devices"] = [d.device_type for d in tf.config.list_physical_devices()]
-    except Exception as error:  # hardware info is informative only
-        info["devices"] = f"unknown ({error})"
-    return info
 
 
 def summary_from_log(run_dir: str | os.PathLike, epochs: int) -> dict:

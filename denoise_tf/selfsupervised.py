@@ -24,7 +24,7 @@ import functools
 
 import numpy as np
 
-#: Training objectives of :class:`denoise_tf.train.TrainConfig` (``objective``).
+#: Training objectives of :class:`denoise_tf.config.TrainConfig` (``objective``).
 OBJECTIVES = ("supervised", "neighbor2neighbor")
 #: Weight of the regularizer (the paper ramps it from 0 to 2 over training; its mean, fixed here,
 #: so that every epoch, resumed or not, has the same loss).

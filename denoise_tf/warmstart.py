@@ -1,15 +1,15 @@
 """Start training from trained weights: fine-tuning, and gray → colour or depth changes.
 
-``TrainConfig.init_weights`` names the source (a shipped weights name such as ``dncnn-b``, a run
-folder, or a ``.weights.h5`` file of the same model); :func:`copy_weights` copies it layer by
-layer into a freshly built model before the first epoch. Layers are paired by their order among
-the layers that hold weights: the first with the first, the last with the last and the middle
-ones in order, so a depth-17 DnCNN starts from the first 15 middle layers of a depth-20 one. A
-layer whose kernel differs only in the image channels is *inflated*: a gray first convolution
-``(k, k, 1, F)`` becomes ``(k, k, 3, F)`` with a third of the kernel on each channel, a gray last
-convolution ``(k, k, F, 1)`` is repeated for each colour channel (so the colour model starts by
-treating each channel as the gray model treats the mean image). Anything else that differs is
-an error naming both layers.
+:attr:`denoise_tf.config.TrainConfig.init_weights` names the source (a shipped weights name such as
+``dncnn-b``, a run folder, or a ``.weights.h5`` file of the same model); :func:`copy_weights`
+copies it layer by layer into a freshly built model before the first epoch. Layers are paired by
+their order among the layers that hold weights: the first with the first, the last with the last
+and the middle ones in order, so a depth-17 DnCNN starts from the first 15 middle layers of a
+depth-20 one. A layer whose kernel differs only in the image channels is *inflated*: a gray first
+convolution ``(k, k, 1, F)`` becomes ``(k, k, 3, F)`` with a third of the kernel on each channel, a
+gray last convolution ``(k, k, F, 1)`` is repeated for each colour channel (so the colour model
+starts by treating each channel as the gray model treats the mean image). Anything else that
+differs is an error naming both layers.
 
 That colour start is weak: it removes the noise of the channel mean and leaves the rest (with
 independent noise per channel, two thirds of its variance). Measured on two 160x160 CBSD68 crops

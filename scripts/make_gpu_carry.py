@@ -67,15 +67,15 @@ def validation_files(names, data_root: Path) -> list[str]:
     import yaml
 
     sys.path.insert(0, str(ROOT))
-    from denoise_tf.pipeline import set_files
-    from denoise_tf.train import TrainConfig
+    from denoise_tf.config import TrainConfig
+    from denoise_tf.datasets import image_files
 
     wanted = []
     for name in names:
         values = yaml.safe_load((ROOT / "configs" / f"{name}.yaml").read_text()) or {}
         val_data, val_limit = values.get("val_data", TrainConfig.val_data), values.get("val_limit", TrainConfig.val_limit)
         if val_data and not values.get("val_holdout"):
-            files = set_files(val_data, data_root)[:val_limit]
+            files = image_files(val_data, data_root)[:val_limit]
             wanted += [f.name for f in files if f.name not in wanted]
     return wanted
 

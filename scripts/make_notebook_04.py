@@ -8,7 +8,7 @@ cells = [
         """This lesson trains DnCNN (Zhang et al., 2017) the way the paper does: clean 40×40 patches cut from
 Train400, the 8 flip/rotate augmentations, fresh Gaussian noise for every batch, Adam with a step
 learning-rate decay. Everything an experiment needs lives in **one config object**
-(`denoise_tf.train.TrainConfig`), loaded by name from the recipes that ship with the package
+(`denoise_tf.config.TrainConfig`), loaded by name from the recipes that ship with the package
 (the repository keeps them in `configs/`).
 
 `PROFILE = "tiny"` (the default, and what CI runs) shrinks the recipe and trains on the four bundled
@@ -28,7 +28,7 @@ sample images, so it needs no download; `full` fetches Train400 and its validati
 of your own YAML file. A config names the model and its options, the noise (a text spec from `denoise_tf.noise`), the
 data, the patching, the optimiser and the schedule. Its `tiny` section overrides a few keys."""),
     code("""from denoise_tf import datasets
-from denoise_tf.train import TrainConfig, config_names
+from denoise_tf.config import TrainConfig, config_names
 
 print("recipes:", config_names())
 config = TrainConfig.load("dncnn_s25", tiny=(PROFILE == "tiny"))
@@ -66,7 +66,7 @@ show the full effect."""),
     code("""import numpy as np
 
 from denoise_tf import metrics, noise
-from denoise_tf.train import load_run_model
+from denoise_tf.runs import load_run_model
 
 model = load_run_model(run_dir, "best")
 images, names = datasets.load(config.val_data, color=config.color, limit=1)

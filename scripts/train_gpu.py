@@ -99,7 +99,7 @@ def pack(output_dir: Path, name: str, target: Path) -> Path | None:
     sys.path.insert(0, str(ROOT))
     best = run / "best.weights.h5"
     if best.exists() and _holds_optimizer(best):
-        from denoise_tf.train import slim_weights
+        from denoise_tf.runs import slim_weights
 
         slim_weights(run, "best")
     target.mkdir(parents=True, exist_ok=True)
@@ -180,9 +180,8 @@ def restore_last(run: Path) -> None:
         return
     sys.path.insert(0, str(ROOT))
     from denoise_tf import runs
-    from denoise_tf.train import load_run_model
 
-    runs.save_weights(load_run_model(run, "backup"), run / "last.weights.h5")
+    runs.save_weights(runs.load_run_model(run, "backup"), run / "last.weights.h5")
 
 
 # -------------------------------------------------------------------------------------------
@@ -196,7 +195,7 @@ def train_device(args, names: list[str]) -> int:
     import jax
 
     from denoise_tf import device_training
-    from denoise_tf.train import TrainConfig
+    from denoise_tf.config import TrainConfig
 
     overrides = [f"output_dir={args.output_dir}", f"precision={args.precision}"] + args.set
     configs = []

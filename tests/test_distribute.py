@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from denoise_tf import distribute
-from denoise_tf.train import TrainConfig
+from denoise_tf.config import TrainConfig
 
 from test_train import tiny_config
 
@@ -31,7 +31,8 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 DRIVER = """
 import json, sys
 from denoise_tf import distribute
-from denoise_tf.train import TrainConfig, train
+from denoise_tf.config import TrainConfig
+from denoise_tf.train import train
 placement = distribute.resolve("cpu:2", 8)
 try:
     distribute.resolve("cpu:2", 5)

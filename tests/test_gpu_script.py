@@ -238,7 +238,7 @@ def test_device_loop_bf16_kill_resume_pack_unpack(tmp_path, shared_data):
     assert len(json.loads((moved / "summary.json").read_text())["sessions"]) == 3
 
     # The run folder is a standard one: load_run_model reads its weights (here on any backend).
-    from denoise_tf.train import load_run_model
+    from denoise_tf.runs import load_run_model
 
     model = load_run_model(moved, "best")
     assert model.count_params() > 0 and load_run_model(moved, "last").count_params() == model.count_params()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from denoise_tf import datasets, pretrained
-from denoise_tf.train import TrainConfig, config_names, config_path
+from denoise_tf.config import TrainConfig, config_names, config_path
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -24,6 +24,16 @@ def test_every_recipe_loads_by_name_and_by_path():
     for name in ("dncnn_s25", "dncnn_b", "ffdnet_gray", "sequential_sidd"):
         assert TrainConfig.load(name) == TrainConfig.load(REPO / "configs" / f"{name}.yaml")
     assert TrainConfig.load("dncnn_s25", tiny=True).name == "dncnn_s25-tiny"
+
+
+def test_a_recipe_loads_from_the_config_module_without_keras():
+    import denoise_tf
+
+    assert denoise_tf.TrainConfig is TrainConfig
+    code = ("import sys; from denoise_tf.config import TrainConfig; c = TrainConfig.load('dncnn_s25'); "
+            "print(c.name, c.model, 'keras' in sys.modules, 'tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert out.stdout.split() == ["dncnn_s25", "dncnn", "False", "False"], out.stderr[-2000:]
 
 
 def test_an_unknown_recipe_names_the_recipes(tmp_path):

@@ -4,9 +4,9 @@ import keras
 import numpy as np
 import pytest
 
-from denoise_tf import models
-from denoise_tf import train as train_module
-from denoise_tf.train import TrainConfig, build_model, train
+from denoise_tf import hardware, models
+from denoise_tf.config import TrainConfig
+from denoise_tf.train import build_model, train
 
 from test_train import tiny_config
 
@@ -24,7 +24,7 @@ FAMILIES = {
 @pytest.fixture
 def bf16_cpu(monkeypatch):
     """Pretend the CPU has bfloat16 instructions, so the mixed policy is used on any machine."""
-    monkeypatch.setattr(train_module, "cpu_has_bf16", lambda: True)
+    monkeypatch.setattr(hardware, "cpu_has_bf16", lambda: True)
 
 
 def test_config_checks_the_precision():
@@ -81,7 +81,7 @@ def test_precision_may_change_on_resume(image_folder, tmp_path, bf16_cpu):
 
 
 def test_cpu_without_bf16_says_so_and_keeps_float32(monkeypatch):
-    monkeypatch.setattr(train_module, "cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(hardware, "cpu_has_bf16", lambda: False)
     config = TrainConfig(model="dncnn", model_options={"depth": 4, "filters": 8}, precision="mixed_bfloat16")
     with pytest.warns(UserWarning, match="no bfloat16 instructions"):
         model = build_model(config)

@@ -95,7 +95,7 @@ def test_shipped_model_on_a_subset(name, shared_data, monkeypatch):
 def test_ship_records_paired_training_data(tmp_path, monkeypatch):
     """A run on noisy/clean pairs is registered with its pairs, not the unused ``train_data`` default."""
     from denoise_tf import models
-    from denoise_tf.train import TrainConfig
+    from denoise_tf.config import TrainConfig
 
     run_dir = tmp_path / "runs" / "sequential_sidd"
     run_dir.mkdir(parents=True)

@@ -18,7 +18,9 @@ import numpy as np
 import pytest
 
 from denoise_tf import datasets, models, pipeline, transforms
-from denoise_tf.train import TrainConfig, holdout_files, holdout_split, train
+from denoise_tf.config import TrainConfig
+from denoise_tf.train import train
+from denoise_tf.training_data import HOLDOUT_SEED, holdout_files, holdout_split
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
@@ -219,6 +221,23 @@ def test_holdout_split_is_fixed_and_disjoint(image_folder):
     train_files, val_files, test_files = holdout_files(config)
     assert len(val_files) == 2 and len(test_files) == 1 and len(train_files) == 5
     assert not {f.name for f in train_files} & {f.name for f in val_files + test_files}
+
+
+def test_the_holdout_split_is_the_datasets_split():
+    """Held-out validation cuts the shuffle of ``datasets.split`` (val first, then test), in input order."""
+    items = [f"img{i:03d}" for i in range(40)]
+    for val, test in ((8, 0), (3, 2), (1, 16)):
+        train_part, held_val, held_test = holdout_split(items, val, test)
+        assert (held_val, held_test, train_part) == datasets.split(
+            items, seed=HOLDOUT_SEED, counts=(val, test, len(items) - val - test), keep_order=True
+        )
+        shuffled = datasets.split(items, seed=HOLDOUT_SEED, counts=(val, test, len(items) - val - test))
+        assert held_val == sorted(shuffled[0]) and held_test == sorted(shuffled[1])
+    # the colour recipes hold out 8 CBSD432 images (their run folders' holdout.json): always these
+    names = sorted(datasets.manifest("cbsd432")["files"])
+    assert holdout_split(names, 8)[1] == [
+        "117054.jpg", "187099.jpg", "188063.jpg", "226043.jpg", "35070.jpg", "385022.jpg", "6046.jpg", "81090.jpg"
+    ]
 
 
 def test_new_keys_are_checked_and_default_to_the_old_behaviour():

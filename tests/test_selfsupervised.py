@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from denoise_tf import datasets, selfsupervised
-from denoise_tf.train import TrainConfig, train
+from denoise_tf.config import TrainConfig
+from denoise_tf.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 

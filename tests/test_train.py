@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from denoise_tf.train import TrainConfig, learning_rate_at, train
+from denoise_tf.config import TrainConfig, learning_rate_at
+from denoise_tf.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
@@ -259,13 +260,13 @@ def test_summary_records_paired_data_settings(image_folder, tmp_path):
 
 
 def test_resume_drops_log_rows_past_the_backup(tmp_path):
-    from denoise_tf.train import _trim_log
+    from denoise_tf.runs import trim_log
 
     log = tmp_path / "log.csv"
     log.write_text("epoch,loss\n" + "".join(f"{e},0.{e}\n" for e in range(6)))
-    _trim_log(log, 4)  # the backup holds 4 finished epochs: epochs 4 and 5 run again
+    trim_log(log, 4)  # the backup holds 4 finished epochs: epochs 4 and 5 run again
     assert log.read_text() == "epoch,loss\n0,0.0\n1,0.1\n2,0.2\n3,0.3\n"
-    _trim_log(tmp_path / "missing.csv", 2)  # nothing to trim
+    trim_log(tmp_path / "missing.csv", 2)  # nothing to trim
 
 
 # --------------------------------------------------------------------------- run folders that lose nothing

@@ -6,9 +6,10 @@ import keras
 from keras import ops
 
 #: Dtype of every model's last convolution and output layer. Under a mixed precision policy
-#: (``TrainConfig.precision: mixed_bfloat16``) the other layers compute in bfloat16 while these,
-#: the residual subtraction and so the loss stay in float32; BatchNormalization computes its
-#: statistics in float32 by itself. Under the default float32 policy it changes nothing.
+#: (:attr:`denoise_tf.config.TrainConfig.precision` ``mixed_bfloat16``) the other layers compute
+#: in bfloat16 while these, the residual subtraction and so the loss stay in float32;
+#: BatchNormalization computes its statistics in float32 by itself. Under the default float32
+#: policy it changes nothing.
 OUTPUT_DTYPE = "float32"
 
 
