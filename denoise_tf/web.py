@@ -24,7 +24,8 @@ which checks the format and the pixel limit from the file's header before decodi
 over the limit is refused without being decoded whatever its name; a file that is not an image or
 is corrupt is refused; a 16-bit PNG/TIFF is scaled by 65535 (and the result saved as 16-bit PNG);
 an alpha channel is dropped; a colour image given to a gray model is denoised channel by channel;
-a gray image given to a colour model is repeated to RGB and the result converted back to gray.
+a gray image given to a colour model is repeated to RGB and the result converted back to gray
+(the opponent-space colour model runs it once through its shared gray network instead).
 
 Files: uploads over :data:`DEFAULT_MAX_FILE_SIZE` (128 MiB; ``DENOISE_TF_WEB_MAX_FILE_SIZE`` or
 ``launch(max_file_size=...)``) are stopped by Gradio while they arrive. Everything the app writes
@@ -410,6 +411,11 @@ def match_channels(image: np.ndarray, channels: int | None, model: str) -> tuple
         mode = zoo.gray_colour_path(load_model(model), model) if neural else colour.DEFAULT
         return image, f"colour image, gray model {model}: denoised along the {colour.LABELS[mode]} colour path"
     if channels == 3 and have == 1:
+        from . import pretrained, reference, zoo
+
+        neural = model in pretrained.available() or model in reference.available()
+        if neural and zoo.luminance_model(load_model(model)) is not None:
+            return image, f"gray image, colour model {model}: denoised as its own luminance, in one pass of the shared gray network"
         return image, f"gray image, colour model {model}: repeated to RGB, the result converted back to gray"
     raise InputError(f"{model} expects {channels} channel(s), the image has {have}")
 
@@ -884,6 +890,8 @@ def warmup(model: str | None = None) -> float:
         sizes = (64, 96) if exported_model(model) is None else (TILE,)
         for size in sizes:
             process(np.full((size, size, 1), 0.5, np.float32), model, sigma=25.0)
+            if denoiser_info(model).channels == 3:  # gray images may run another network (zoo.luminance_model)
+                process(np.full((size, size, 3), (0.4, 0.5, 0.6), np.float32), model, sigma=25.0)
     return time.perf_counter() - start
 
 

@@ -10,14 +10,22 @@ through it. Images are float32 in [0, 1], ``(H, W, C)`` or ``(N, H, W, C)``; sig
 scale.
 
 A gray neural model takes RGB images along a colour path (:mod:`denoise_tf.colour`):
-:func:`gray_colour_path` picks it from how the model was trained (:func:`training_noise`).
+:func:`gray_colour_path` picks it from how the model was trained (:func:`training_noise`). The
+colour opponent-space model (``cdncnn-opponent``) denoises a gray image in one pass of its
+shared gray network (:func:`luminance_model`, :class:`OpponentDenoiser`) instead of three.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import threading
+import weakref
 from pathlib import Path
+
+import numpy as np
+
+from .inference import NeuralDenoiser
 
 #: The default denoiser (demo, web page, :func:`denoise`): the first of these that ships, else BM3D.
 DEFAULT_MODELS = ("cdncnn-opponent", "dncnn-b")
@@ -174,7 +182,8 @@ def neural_denoiser(
     A gray model meets RGB images along :func:`gray_colour_path` (``color_mode`` overrides it);
     ``options`` go to the denoiser (``tile``, ``overlap``, ``progress``...). ``backend`` chooses
     the inference path (:func:`make_denoiser`); ``exported``, an export of ``model`` made
-    before (:func:`denoise_tf.export.fast_model`), is used as it is instead.
+    before (:func:`denoise_tf.export.fast_model`), is used as it is instead. A model with a
+    :func:`luminance_model` gets an :class:`OpponentDenoiser` (gray images in one gray pass).
     """
     from . import export, inference
 
@@ -183,10 +192,120 @@ def neural_denoiser(
         options = {**options, "color_mode": mode}
     label = label or str(name)
     if exported is None and options.get("runner", "compiled") == "compiled":
-        exported = export.fast_model(model, export.check_backend(backend or default_backend()), name=label)
-    denoiser = inference.NeuralDenoiser(model, sigma=sigma, name=label, exported=exported, **options)
+        backend = export.check_backend(backend or default_backend())
+        exported = export.fast_model(model, backend, name=label)
+    luminance = luminance_model(model)
+    if luminance is not None:
+        denoiser = OpponentDenoiser(
+            model, luminance, sigma=sigma, name=label, exported=exported, backend=backend, **options
+        )
+    else:
+        denoiser = inference.NeuralDenoiser(model, sigma=sigma, name=label, exported=exported, **options)
     logger.info("%s runs on %s", label, export.describe(exported))
     return denoiser
+
+
+#: id(colour model) -> (weak reference to it, its luminance model); entries die with the model.
+_LUMINANCE: dict[int, tuple] = {}
+#: A colour model's export -> the export of its luminance model (made on the first gray image).
+_LUMINANCE_EXPORTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LUMINANCE_LOCK = threading.Lock()
+
+
+def luminance_model(model):
+    """The gray network a colour ``model`` runs once on a gray image, or None.
+
+    For a 3-channel ``dncnn_opponent`` model (``cdncnn-opponent``): its shared gray DnCNN
+    (:func:`denoise_tf.models.dncnn.opponent_luminance`; ``(N, H, W, 1) -> (N, H, W, 1)``,
+    the same weight variables), made once per model. None for every other model.
+    """
+    key = id(model)
+    with _LUMINANCE_LOCK:
+        entry = _LUMINANCE.get(key)
+        if entry is not None and entry[0]() is model:
+            return entry[1]
+    layers = getattr(model, "layers", None)
+    if not layers or not any(layer.name == "channels_to_batch" for layer in layers):
+        return None
+    from .models.dncnn import opponent_luminance
+
+    luminance = opponent_luminance(model)
+    with _LUMINANCE_LOCK:
+        _LUMINANCE[key] = (weakref.ref(model), luminance)
+    weakref.finalize(model, _LUMINANCE.pop, key, None)
+    return luminance
+
+
+class OpponentDenoiser(NeuralDenoiser):
+    """The denoiser of a colour opponent-space model: RGB images in three gray passes, gray images in one.
+
+    An RGB image runs the colour model (its shared gray DnCNN on the opponent luminance and on
+    both chroma channels: three gray passes). A gray image, ``(H, W, 1)`` / ``(N, H, W, 1)``,
+    or RGB whose three channels are equal, is its own opponent luminance with both chroma
+    channels exactly 0.5 and noise-free: it runs :func:`luminance_model` once (a third of the
+    work) and comes back with its own channels. The result is the colour path's luminance; the
+    colour path's gray output (ITU-R 601 of its RGB) differs from it by ``-0.18 d``, ``d`` the
+    network's response to a flat noise-free 0.5 chroma plane (under 8e-4 for
+    ``cdncnn-opponent``, see :func:`denoise_tf.models.dncnn.opponent_luminance`). A gray image
+    takes the luminance model's export when the colour model runs on one (made on the first
+    gray image, once per colour export), else its Keras call; a ``runner`` option keeps gray
+    images on the colour model.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The colour model, ``(N, H, W, 3) -> (N, H, W, 3)``.
+    luminance : keras.Model
+        Its luminance model, ``(N, H, W, 1) -> (N, H, W, 1)``.
+    backend : str or None
+        The inference path asked for (:data:`denoise_tf.export.BACKENDS`; None:
+        :func:`default_backend`); the luminance model takes an export only when ``exported`` is
+        given (``"keras"`` then counts as ``"auto"``).
+    sigma, name, exported, **options
+        As :class:`~denoise_tf.inference.NeuralDenoiser`.
+    """
+
+    def __init__(
+        self, model, luminance, sigma=None, name: str | None = None, exported=None, backend: str | None = None,
+        **options,
+    ):
+        super().__init__(model, sigma=sigma, name=name, exported=exported, **options)
+        self.luminance = luminance
+        self.requested_backend = backend
+        self._gray = None
+
+    def gray_denoiser(self) -> NeuralDenoiser:
+        """The denoiser of gray images: :attr:`luminance` with these options (exported if the colour model is)."""
+        if self._gray is None:
+            exported = None
+            if self.exported is not None:
+                from . import export
+
+                with _LUMINANCE_LOCK:
+                    exported = _LUMINANCE_EXPORTS.get(self.exported)
+                if exported is None:
+                    backend = export.check_backend(self.requested_backend or default_backend())
+                    backend = "auto" if backend == "keras" else backend  # the colour model has an export
+                    exported = export.fast_model(self.luminance, backend, name=f"{self.name}-luminance")
+                    if exported is not None:
+                        with _LUMINANCE_LOCK:
+                            _LUMINANCE_EXPORTS[self.exported] = exported
+            options = {k: v for k, v in self.options.items() if k != "color_mode"}
+            self._gray = NeuralDenoiser(self.luminance, sigma=self.sigma, name=self.name, exported=exported, **options)
+        return self._gray
+
+    def denoise(self, image) -> np.ndarray:
+        """Denoise ``(H, W, C)`` or ``(N, H, W, C)`` float32 in [0, 1], C 1 or 3; float32, same shape, in [0, 1]."""
+        array = np.asarray(image)
+        if array.ndim not in (3, 4) or self.options.get("runner", "compiled") != "compiled":
+            return super().denoise(image)
+        if array.shape[-1] == 1:
+            return self.gray_denoiser().denoise(array)
+        if array.shape[-1] == 3 and all(np.array_equal(array[..., 0], array[..., c]) for c in (1, 2)):
+            return np.repeat(self.gray_denoiser().denoise(array[..., :1]), 3, axis=-1)
+        return super().denoise(image)
+
+    __call__ = denoise
 
 
 def training_noise(name: str) -> str | None:

@@ -105,3 +105,96 @@ def test_bad_input():
     with pytest.raises(TypeError, match="float32 in"):
         colour.forward(np.zeros((4, 4, 3), np.uint8))
     assert colour.DEFAULT in colour.available() and set(colour.LABELS) == set(colour.available())
+
+
+# --- a gray image through the colour opponent-space model ---------------------------------------
+
+
+def _camera_noisy(size=(64, 72)):
+    from pathlib import Path
+
+    import denoise_tf
+    from denoise_tf import datasets, noise
+
+    clean = datasets.read_image(Path(denoise_tf.__file__).parent / "samples" / "camera.png")[64 : 64 + size[0], 64 : 64 + size[1]]
+    return clean, noise.apply(clean, "gaussian:sigma=25", seed=[0, 0])
+
+
+def _recording(monkeypatch):
+    """``calls``: ``(model name, batch shape)`` of every compiled model call from now on."""
+    from denoise_tf import inference
+
+    calls, original = [], inference.compiled_call
+
+    def recording(model):
+        function = original(model)
+
+        def call(*inputs):
+            calls.append((model.name, inputs[0].shape))
+            return function(*inputs)
+
+        return call
+
+    monkeypatch.setattr(inference, "compiled_call", recording)
+    return calls
+
+
+def test_the_colour_opponent_model_denoises_a_gray_image_in_one_gray_pass(monkeypatch):
+    """Gray in: the shared gray net runs once, on the image (its own luminance), not on three planes.
+
+    The result is the 3-channel path's luminance (1e-5); the 3-channel path's gray output adds
+    ``k1 d1 + k2 d2`` (``d``: the net's response to the flat noise-free 0.5 chroma planes, ``k``
+    the ITU-R 601 weights of the inverse opponent columns), which this checks too.
+    """
+    from denoise_tf import inference, pretrained, zoo
+
+    if "cdncnn-opponent" not in pretrained.available():
+        pytest.skip("no shipped cdncnn-opponent")
+    import keras
+
+    clean, noisy = _camera_noisy()
+    h, w, _ = noisy.shape
+    calls = _recording(monkeypatch)
+    denoiser = zoo.make_denoiser("cdncnn-opponent", backend="keras")
+    assert isinstance(denoiser, zoo.OpponentDenoiser) and zoo.luminance_model(denoiser.model) is denoiser.luminance
+    one = denoiser.denoise(noisy)
+    assert calls == [(denoiser.luminance.name, (1, h, w, 1))] and one.shape == noisy.shape
+    calls.clear()
+    three = inference.NeuralDenoiser(denoiser.model).denoise(noisy)  # repeated to RGB: Y, C1, C2 through the net
+    assert calls == [(denoiser.model.name, (1, h, w, 3))]
+
+    model = denoiser.model
+    inner = keras.Model(model.input, model.get_layer("denoised_gray").output)
+    planes = keras.ops.convert_to_numpy(inner(np.repeat(noisy[None], 3, axis=-1), training=False))  # (3, H, W, 1)
+    np.testing.assert_allclose(one, np.clip(planes[0], 0, 1), atol=1e-5)
+    d1, d2 = planes[1] - 0.5, planes[2] - 0.5
+    k1, k2 = (0.299 - 0.114) / np.sqrt(2), (0.299 - 2 * 0.587 + 0.114) / np.sqrt(6)
+    np.testing.assert_allclose(three, np.clip(planes[0] + k1 * d1 + k2 * d2, 0, 1), atol=1e-5)
+    assert np.abs(one - three).max() <= 0.2 * max(np.abs(d1).max(), np.abs(d2).max()) + 1e-5 < 2e-3
+
+    calls.clear()  # RGB with three equal channels is gray too; a colour photo still runs the colour model
+    np.testing.assert_array_equal(denoiser.denoise(np.repeat(noisy, 3, axis=-1)), np.repeat(one, 3, axis=-1))
+    assert calls == [(denoiser.luminance.name, (1, h, w, 1))]
+    calls.clear()
+    colour_photo = np.clip(np.repeat(noisy, 3, axis=-1) + np.array([0.0, 0.01, -0.01], np.float32), -1, 2)
+    assert denoiser.denoise(colour_photo).shape == colour_photo.shape and calls == [(model.name, (1, h, w, 3))]
+
+
+@pytest.mark.slow
+def test_a_gray_image_takes_the_tflite_path_of_the_luminance_network(monkeypatch, tmp_path):
+    from denoise_tf import export, pretrained, zoo
+
+    if "cdncnn-opponent" not in pretrained.available():
+        pytest.skip("no shipped cdncnn-opponent")
+    if export.tflite_unavailable():
+        pytest.skip(export.tflite_unavailable())
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    _, noisy = _camera_noisy((48, 40))
+    fast = zoo.make_denoiser("cdncnn-opponent", backend="tflite")
+    keras_path = zoo.make_denoiser("cdncnn-opponent", backend="keras")
+    assert fast.backend == "tflite" and fast.gray_denoiser().backend == "tflite"
+    assert keras_path.gray_denoiser().backend == "keras"
+    np.testing.assert_allclose(fast.denoise(noisy), keras_path.denoise(noisy), atol=1e-4)
+    again = zoo.neural_denoiser(fast.model, "cdncnn-opponent", exported=fast.exported)  # as the web page makes them
+    assert again.gray_denoiser().exported is fast.gray_denoiser().exported  # one export per colour export
+    assert sorted(p.name.split("-")[-2] for p in (tmp_path / "denoise_tf" / "exports").glob("*.tflite")) == ["luminance", "opponent"]

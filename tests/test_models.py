@@ -335,3 +335,21 @@ def test_dncnn_opponent_is_the_gray_dncnn_on_each_opponent_channel():
     gray_build = build("dncnn_opponent", depth=5, filters=8, channels=1)
     gray_build.set_weights(model.get_weights())
     np.testing.assert_allclose(predict(gray_build, channels[..., :1]), predict(gray, channels[..., :1]), atol=1e-6)
+
+
+def test_opponent_luminance_is_the_shared_gray_dncnn_on_the_same_weights():
+    """A gray image repeated to RGB is its own opponent luminance: one pass of the shared net gives it."""
+    from denoise_tf.models.dncnn import opponent_luminance
+
+    model = randomize(build("dncnn_opponent", depth=5, filters=8), seed=6)
+    luminance = opponent_luminance(model)
+    assert luminance.inputs[0].shape[-1] == 1 and luminance.outputs[0].shape[-1] == 1
+    assert {id(w) for w in luminance.weights} == {id(w) for w in model.weights}  # the same variables
+    assert receptive_field(luminance) == receptive_field(model)
+    gray = np.random.default_rng(7).random((2, 19, 23, 1), dtype=np.float32)
+    inner = keras.Model(model.input, model.get_layer("denoised_gray").output)  # (3 * N, H, W, 1), channel-major
+    np.testing.assert_allclose(predict(luminance, gray), predict(inner, np.repeat(gray, 3, axis=-1))[:2], atol=1e-6)
+    randomize(model, seed=8)  # weights loaded into the colour model later are seen
+    np.testing.assert_allclose(predict(luminance, gray), predict(inner, np.repeat(gray, 3, axis=-1))[:2], atol=1e-6)
+    assert opponent_luminance(build("dncnn", depth=5, filters=8, channels=3)) is None
+    assert opponent_luminance(build("dncnn_opponent", depth=5, filters=8, channels=1)) is None

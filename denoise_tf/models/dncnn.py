@@ -76,7 +76,8 @@ def dncnn_opponent(
     ``dncnn(depth, filters, channels=1)`` in the same order, so gray DnCNN weights load into it
     unchanged (``init_weights: dncnn-b``) and it then starts exactly as the gray model's
     opponent colour path; training on colour images teaches the shared net the chroma
-    channels' statistics. Costs three gray passes per image.
+    channels' statistics. Costs three gray passes per RGB image; :func:`opponent_luminance`
+    is the shared net alone, which denoises a gray image in one pass.
 
     Parameters
     ----------
@@ -106,6 +107,42 @@ def dncnn_opponent(
     channels = BatchToChannels(name="batch_to_channels", dtype=OUTPUT_DTYPE)([gray, inputs])
     outputs = OpponentTransform(inverse=True, name="denoised", dtype=OUTPUT_DTYPE)(channels)
     return keras.Model(inputs, outputs, name=name or f"dncnn{depth}_opponent")
+
+
+#: Layers of a 3-channel :func:`dncnn_opponent` model around its shared gray DnCNN.
+_OPPONENT_LAYERS = ("to_opponent", "channels_to_batch", "denoised_gray", "batch_to_channels", "denoised")
+
+
+def opponent_luminance(model) -> keras.Model | None:
+    """The shared gray DnCNN of a 3-channel :func:`dncnn_opponent` model, for gray images.
+
+    A gray image ``g`` (noise included) repeated to RGB has opponent luminance
+    ``(g + g + g) / 3 = g``, with the same noise std ``sigma`` as ``g`` (the three copies share
+    one noise draw, so the mean does not reduce it), and both chroma channels exactly 0.5 with
+    no noise. Running this model on ``g`` gives the luminance that the colour model computes for
+    the repeated image, in one gray pass instead of three. The two passes it skips only return
+    the colour model's response to a flat, noise-free 0.5 plane (``0.5 + d``, ``|d|`` about
+    3e-4 inside and up to 4e-3 at the borders for ``cdncnn-opponent``), which the colour path
+    turns into a small colour cast.
+
+    Returns
+    -------
+    keras.Model or None
+        ``(N, H, W, 1) -> (N, H, W, 1)`` float32, input in [0, 1] (noisy values may leave it),
+        output ``input - net(input)``. It calls ``model``'s own layers, so it shares their weight
+        variables (weights loaded into ``model`` later are seen). None when ``model`` is not a
+        3-channel :func:`dncnn_opponent` model.
+    """
+    names = [layer.name for layer in model.layers]
+    if not all(name in names for name in _OPPONENT_LAYERS) or model.inputs[0].shape[-1] != 3:
+        return None
+    body = model.layers[names.index("channels_to_batch") + 1 : names.index("denoised_gray")]
+    inputs = keras.Input((None, None, 1), name="noisy")
+    x = inputs
+    for layer in body:  # conv1, (conv, bn, relu) x (depth - 2), conv<depth>: a chain
+        x = layer(x)
+    outputs = layers.Subtract(name="denoised", dtype=OUTPUT_DTYPE)([inputs, x])
+    return keras.Model(inputs, outputs, name=f"{model.name}_luminance")
 
 
 def load_matconvnet(path) -> keras.Model:
