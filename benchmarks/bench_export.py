@@ -1,11 +1,13 @@
-"""Fast CPU inference paths for the shipped DnCNN-S and FFDNet weights: time, GFLOP/s, PSNR.
+"""Fast CPU inference paths for the shipped DnCNN-S and FFDNet weights and the FFDNet paper's own network: time, GFLOP/s, PSNR.
 
 One run:
 
 1. measures the FP32 NumPy matmul rate (``reference.matmul_gflops``; again before each model);
-2. for ``dncnn-s25`` and ``ffdnet-gray`` (shipped weights) on a 512x512 gray Set12 image at
-   sigma = 25 (image k of the run gets noise from seed ``[0, k]``, not clipped), times one
-   batch-1 call of each path (median of ``--repeats`` after one untimed call):
+2. for ``dncnn-s25`` and ``ffdnet-gray`` (shipped weights) and ``paper/ffdnet-gray`` (the FFDNet
+   paper's trained network, :mod:`denoise_tf.reference`: fetched on first use, or from the mirror
+   ``$DENOISE_TF_REFERENCE_URL``; left out with a message when it cannot be fetched) on a 512x512
+   gray Set12 image at sigma = 25 (image k of the run gets noise from seed ``[0, k]``, not
+   clipped), times one batch-1 call of each path (median of ``--repeats`` after one untimed call):
 
    * ``keras``: the compiled call of ``denoise_tf.inference.denoise`` (``tf.function``),
    * ``keras, BN folded``: the same on :func:`denoise_tf.export.fold_batchnorm` of the model,
@@ -27,6 +29,7 @@ Usage::
 
     python benchmarks/bench_export.py
     python benchmarks/bench_export.py --repeats 5 --train-steps 5
+    python benchmarks/bench_export.py --models paper/ffdnet-gray --size 64 --repeats 1 --no-train  # quick check
 """
 
 from __future__ import annotations
@@ -52,12 +55,13 @@ sys.path.insert(0, str(REPO))
 import keras  # noqa: E402
 from bench_models import conv_flops  # noqa: E402
 
-from denoise_tf import datasets, pretrained  # noqa: E402
+from denoise_tf import datasets, pretrained, zoo  # noqa: E402
 from denoise_tf import export as ex  # noqa: E402
 from denoise_tf.inference import compiled_call  # noqa: E402
 from denoise_tf.metrics import psnr  # noqa: E402
 
-MODELS = {"dncnn-s25": 25.0, "ffdnet-gray": (0.0, 75.0)}  # name -> int8 calibration sigma
+#: name -> int8 calibration sigma: the shipped weights, then the FFDNet paper's network (``paper/...``)
+MODELS = {"dncnn-s25": 25.0, "ffdnet-gray": (0.0, 75.0), "paper/ffdnet-gray": (0.0, 75.0)}
 
 
 def load_images(size: int) -> tuple[np.ndarray, str, list, str]:
@@ -98,7 +102,7 @@ def xla_call(model):
 
 
 def bench_model(name: str, clean: np.ndarray, calibration: list, repeats: int, folder: Path, sigma: float = 25.0):
-    model = pretrained.load(name)
+    model = zoo.load_model(name)  # shipped weights or a paper's network
     rate = matmul_gflops()
     flops = conv_flops(model, *clean.shape[:2])
     noisy = (clean + np.random.default_rng([0, 0]).normal(0, sigma / 255, clean.shape)).astype(np.float32)
@@ -118,7 +122,7 @@ def bench_model(name: str, clean: np.ndarray, calibration: list, repeats: int, f
     for label, make, quantize in paths:
         convert_s, size = None, None
         if make is None:
-            path = folder / f"{name}-{quantize or 'fp32'}.tflite"
+            path = folder / f"{name.replace('/', '-')}-{quantize or 'fp32'}.tflite"
             start = time.perf_counter()
             ex.export(model, path, quantize=quantize, calibration=calibration, sigma=MODELS[name],
                       calibration_patches=32, overwrite=True)
@@ -192,10 +196,16 @@ def main(argv=None) -> int:
     clean, image_name, calibration, calibration_name = load_images(args.size)
     print(f"test image: {image_name} {clean.shape}; calibration: {calibration_name}", flush=True)
 
-    results = []
+    results, skipped = [], []
     with tempfile.TemporaryDirectory() as folder:
         for name in args.models:
-            results.append(bench_model(name, clean, calibration, args.repeats, Path(folder)))
+            try:
+                results.append(bench_model(name, clean, calibration, args.repeats, Path(folder)))
+            except FileNotFoundError as error:  # a paper's network that cannot be fetched (ReferenceUnavailable)
+                if not name.startswith("paper/"):
+                    raise
+                print(f"  {name} left out: {error}", flush=True)
+                skipped.append(name)
 
     training = {}
     if not args.no_train:
@@ -224,8 +234,12 @@ def main(argv=None) -> int:
         "rate. PSNR of the clipped output against the clean image; Δ = PSNR minus the Keras path's. "
         f"TFLite: `denoise_tf.export.export` (BN folded first), XNNPACK, 2 threads; int8 calibrated on 32 noisy "
         f"64x64 patches of {calibration_name} (sigma 25 for DnCNN-S, 0-75 for FFDNet). "
-        "XLA: `tf.function(jit_compile=True)` around the unfolded model.",
+        "XLA: `tf.function(jit_compile=True)` around the unfolded model. "
+        "`paper/ffdnet-gray` is the FFDNet paper's own trained network (`denoise_tf.reference`), beside the "
+        "shipped `ffdnet-gray` trained by this package.",
     ]
+    if skipped:
+        lines += ["", f"Left out (could not be fetched): {', '.join(skipped)}."]
     for result in results:
         lines += [
             "",

@@ -2,15 +2,19 @@
 
 Per-image rows are cached in ``results/<dataset>/<model>_sigma<s>.csv`` together with the sha256
 of the weights they came from, so a rerun only evaluates what changed (new weights, a new method);
-``--fresh`` recomputes everything. Published figures are quoted from the papers for comparison.
+``--fresh`` recomputes everything. Published figures are quoted from the papers for comparison,
+each beside the same paper's own trained network run here (``paper/...``, :mod:`denoise_tf.reference`,
+cached under the sha256 of the published file).
 
 Sections (:data:`SECTIONS`, ``build(sections=...)``, ``report --sections``):
 
 * ``gray``: BSD68 / Set12 Gaussian tables of the shipped gray models and the classical methods,
-  the BSD68 targets, the PSNR-across-sigma and side-by-side figures;
+  the published rows with the papers' own DnCNN-S / DnCNN-B / FFDNet networks run here below them
+  (:data:`REFERENCE_ROWS`), the BSD68 targets, the PSNR-across-sigma and side-by-side figures;
 * ``colour``: CBSD68 Gaussian table (colour Gaussian models such as ``cdncnn-opponent``, the gray
   ``dncnn-b`` along its opponent and per-channel colour paths (:data:`GRAY_ON_COLOUR`), CBM3D = the
-  classical ``bm3d`` on colour images, the median filter, published CDnCNN-B / CBM3D rows);
+  classical ``bm3d`` on colour images, the median filter, published CDnCNN-B / CBM3D rows, the
+  papers' CDnCNN-B and colour FFDNet networks run here);
 * ``mixed``: ``dncnn-mixed`` on CBSD68 under each kind of its training mix alone at a fixed middle
   severity and under fixed-seed mixes (:data:`MIXED_TESTS`), beside median and CBM3D, with the
   write-up's claim (:data:`CLAIM`) checked per test;
@@ -62,6 +66,22 @@ GRAY_SETS = ("bsd68", "set12")
 CLASSICAL = ("bm3d", "nlm", "wavelet", "tv", "bilateral", "gaussian", "median", "mean")
 SECTIONS = ("gray", "colour", "mixed", "iso")
 COLOR_CLASSICAL = ("bm3d", "median")
+#: The papers' own trained networks (:mod:`denoise_tf.reference`) run here, one table row per
+#: network family beside its published ``<family> (paper)`` row: ``{section: ((family, networks), ...)}``.
+#: A fixed-sigma network (``paper/dncnn-s15``) fills its own sigma's column, a blind one every column.
+REFERENCE_ROWS = {
+    "gray": (
+        ("DnCNN-S", ("paper/dncnn-s15", "paper/dncnn-s25", "paper/dncnn-s50")),
+        ("DnCNN-B", ("paper/dncnn-b",)),
+        ("FFDNet", ("paper/ffdnet-gray",)),
+    ),
+    "colour": (
+        ("CDnCNN-B", ("paper/cdncnn-b",)),
+        ("FFDNet", ("paper/ffdnet-color",)),
+    ),
+}
+#: How the rows of the papers' networks run here are labelled (``DnCNN-S (paper's network, run here)``).
+RUN_HERE = "paper's network, run here"
 
 
 def gray_models() -> list[str]:
@@ -72,9 +92,14 @@ def gray_models() -> list[str]:
 
 
 def _fingerprint(name: str) -> str:
-    from . import pretrained
+    """The sha256 of shipped weights or of a paper's published network file; ``classical:<name>`` otherwise."""
+    from . import pretrained, reference
 
-    return pretrained.entry(name)["sha256"] if name in pretrained.available() else f"classical:{name}"
+    if name in pretrained.available():
+        return pretrained.entry(name)["sha256"]
+    if name in reference.available():
+        return reference.entry(name)["sha256"]
+    return f"classical:{name}"
 
 
 def slug(text: str) -> str:
@@ -228,13 +253,88 @@ def side_by_side_figure(models, dataset: str, index: int, sigma: float, path: Pa
     return path
 
 
+def reference_sigmas(name: str) -> tuple:
+    """The sigmas a paper's network is evaluated at: its own for a fixed-sigma one, all of the tables' otherwise."""
+    from . import noise, reference
+    from .targets import SIGMAS
+
+    sigma = noise.parse(reference.entry(name)["noise"]).params.get("sigma")
+    return SIGMAS if sigma is None or isinstance(sigma, tuple) else (int(sigma),)
+
+
+def reference_table(section: str, dataset: str, published: dict, results, fresh=False, limit=None, color=None, sigmas=None):
+    """Table lines of the published rows with each paper's network run here below its own published row.
+
+    ``published`` is ``{"<family> (paper)": (psnr per sigma)}`` (:data:`denoise_tf.targets.PUBLISHED`);
+    a family of :data:`REFERENCE_ROWS` without one there gets its published figures from the
+    reference registry (:func:`denoise_tf.reference.published`) when the paper gives any. The
+    run-here rows are means of the per-image rows of :func:`cached_rows` (evaluated once, then read
+    from the cache). A network that cannot be fetched (no network, no cached copy) leaves its row
+    out.
+
+    Returns
+    -------
+    (lines, commands, missing)
+        Table lines (no header), the commands that reproduce the run-here rows, and
+        ``(network, reason)`` for each network left out.
+    """
+    from . import evaluate, reference
+    from .targets import SIGMAS
+
+    sigmas = tuple(SIGMAS if sigmas is None else sigmas)
+    run_here, commands, missing = {}, [], []
+    for family, networks in REFERENCE_ROWS[section]:
+        cells = {}
+        for name in networks:
+            own = [s for s in reference_sigmas(name) if s in sigmas]
+            try:
+                rows = {sigma: evaluate.summarize(cached_rows(name, dataset, sigma, results, fresh, limit, color=color))[0] for sigma in own}
+            except reference.ReferenceUnavailable as error:
+                missing.append((name, str(error).split(". Without network")[0]))
+                continue
+            cells.update({sigma: f"{row['psnr']:.2f} / {row['ssim']:.4f}" for sigma, row in rows.items()})
+            commands.append(f"- `{_command(name, dataset, own)}`")
+        if cells:
+            run_here[family] = f"| {family} ({RUN_HERE}) | " + " | ".join(cells.get(s, "–") for s in sigmas) + " |"
+    lines = []
+    for label, values in published.items():
+        lines.append(f"| {label} | " + " | ".join(f"{v:.2f}" for v in values) + " |")
+        family = label.removesuffix(" (paper)")
+        if family in run_here:
+            lines.append(run_here.pop(family))
+    for family, networks in REFERENCE_ROWS[section]:
+        if family not in run_here:
+            continue
+        figures = {s: reference.published(n, dataset, s) for n in networks for s in reference_sigmas(n)}
+        if any(figures.get(s) is not None for s in sigmas):
+            lines.append(f"| {family} (paper) | " + " | ".join("–" if figures.get(s) is None else f"{figures[s]:.2f}" for s in sigmas) + " |")
+        lines.append(run_here.pop(family))
+    return lines, commands, missing
+
+
+def _reference_note(commands, missing) -> list[str]:
+    """The paragraph under a table with run-here rows: what they are, and which networks were left out."""
+    lines = []
+    if commands:
+        lines += [
+            f"Rows “({RUN_HERE})”: the papers' own trained networks (`paper/...` names, `denoise_tf.reference`: "
+            "fetched from the authors' repositories at a pinned commit, sha256-checked, converted to Keras) run "
+            "through the same protocol and noisy inputs as the other rows; “(paper)”: the figure the paper publishes.",
+            "",
+        ]
+    if missing:
+        lines += ["Not run here (the papers' networks could not be fetched): "
+                  + "; ".join(f"{name} ({reason})" for name, reason in missing) + ".", ""]
+    return lines
+
+
 def _variants(names) -> list[tuple[str, dict]]:
     """(name, options) of every model variant in the ISO table: dilated-iso with each of its passes."""
     return [(name, ({"passes": p} if p != 1 else {})) for name in names for p in ISO_PASSES.get(name, (1,))]
 
 
-def _colour_section(models, results, fresh, limit, means, seconds) -> list[str]:
-    """CBSD68 Gaussian table: colour Gaussian models, CBM3D, median, published rows."""
+def _colour_section(models, results, fresh, limit, means, seconds, references=True) -> list[str]:
+    """CBSD68 Gaussian table: colour Gaussian models, CBM3D, median, published rows (and the papers' networks run here)."""
     from . import evaluate
 
     lines = [f"## {COLOR_SET.upper()} (colour, Gaussian)", "", "PSNR (dB) / SSIM; CBM3D is the classical `bm3d` on colour images; "
@@ -254,11 +354,16 @@ def _colour_section(models, results, fresh, limit, means, seconds) -> list[str]:
         means[(COLOR_SET, row["model"], int(row["sigma"]))] = row["psnr"]
         means[(COLOR_SET, "noisy", int(row["sigma"]))] = row["noisy_psnr"]
     table = evaluate.markdown_table(summary).splitlines()
-    for label, values in PUBLISHED_COLOR.items():
-        table.append(f"| {label} | " + " | ".join(f"{v:.2f}" for v in values) + " |")
+    paper, run_here, missing = [], [], []
+    if references:
+        paper, run_here, missing = reference_table("colour", COLOR_SET, PUBLISHED_COLOR, results, fresh, limit, color=True)
+    else:
+        paper = [f"| {label} | " + " | ".join(f"{v:.2f}" for v in values) + " |" for label, values in PUBLISHED_COLOR.items()]
+    table += paper
     noisy = {int(r["sigma"]): r["noisy_psnr"] for r in summary}
     lines += table + ["", "Noisy input: " + ", ".join(f"σ={s} {v:.2f} dB" for s, v in sorted(noisy.items())) + ".", ""]
-    return lines + ["Commands:", ""] + commands + [""]
+    lines += _reference_note(run_here, missing)
+    return lines + ["Commands:", ""] + commands + run_here + [""]
 
 
 def _noise_test_limit(limit) -> int:
@@ -417,6 +522,7 @@ def build(
     sweep=(5, 15, 25, 35, 50, 65, 75),
     sections=SECTIONS,
     color_models=None,
+    references: bool = True,
 ) -> Path:
     """Evaluate (or reuse cached rows) and write RESULTS.md with its figures.
 
@@ -434,6 +540,9 @@ def build(
     color_models : list of str or None
         Colour models of the ``colour``, ``mixed`` and ``iso`` sections; default every shipped
         colour model (each section takes those meant for it and is left out when it has none).
+    references : bool
+        Put the papers' own networks run here (:data:`REFERENCE_ROWS`) beside the published rows
+        of the BSD68 / Set12 / CBSD68 tables (:func:`reference_table`); False leaves them out.
     """
     from . import evaluate, plots, pretrained
 
@@ -475,11 +584,16 @@ def build(
                     means[("bsd68", row["model"], int(row["sigma"]))] = row["psnr"]
                     means[("bsd68", "noisy", int(row["sigma"]))] = row["noisy_psnr"]
             table = evaluate.markdown_table(summary).splitlines()
-            for label, values in PUBLISHED.get(dataset, {}).items():
-                table.append(f"| {label} | " + " | ".join(f"{v:.2f}" for v in values) + " |")
+            published, run_here, missing = PUBLISHED.get(dataset, {}), [], []
+            if references:
+                paper, run_here, missing = reference_table("gray", dataset, published, results, fresh, limit)
+            else:
+                paper = [f"| {label} | " + " | ".join(f"{v:.2f}" for v in values) + " |" for label, values in published.items()]
+            table += paper
             noisy = {int(r["sigma"]): r["noisy_psnr"] for r in summary}
             lines += table + ["", "Noisy input: " + ", ".join(f"σ={s} {v:.2f} dB" for s, v in sorted(noisy.items())) + ".", ""]
-            lines += ["Commands:", ""] + commands + [""]
+            lines += _reference_note(run_here, missing)
+            lines += ["Commands:", ""] + commands + run_here + [""]
         lines += ["## Targets (BSD68)", "", "| target | reached | met |", "|---|---|---|"]
         for target, reached, met in target_checks(bsd68_means):
             lines.append(f"| {target} | {reached} | {'–' if met is None else ('yes' if met else 'no')} |")
@@ -489,7 +603,7 @@ def build(
     iso_models = [m for m in ISO_MODELS if m in colour]
     extra = []
     if "colour" in sections and colour_gaussian:
-        extra += _colour_section(colour_gaussian, results, fresh, limit, means, seconds)
+        extra += _colour_section(colour_gaussian, results, fresh, limit, means, seconds, references)
     if "mixed" in sections and mixed_models:
         extra += _mixed_section(mixed_models, results, fresh, limit, means, seconds)
     if "iso" in sections and iso_models:

@@ -27,7 +27,7 @@ def test_target_checks_compare_against_the_paper_and_bm3d():
 def test_report_tables_come_from_the_cached_rows(shared_data, tmp_path, monkeypatch):
     output, results, figures = tmp_path / "RESULTS.md", tmp_path / "results", tmp_path / "figures"
     # the gray section (the colour ones have their tests below)
-    options = dict(output=output, results=results, figures=figures, limit=1, models=["dncnn-s25"], classical=("median",), sweep=(15, 25), sections=("gray",))
+    options = dict(output=output, results=results, figures=figures, limit=1, models=["dncnn-s25"], classical=("median",), sweep=(15, 25), sections=("gray",), references=False)
     report.build(**options)
     text = output.read_text()
     assert "Quick look: only the first 1 images" in text
@@ -55,6 +55,92 @@ def test_report_tables_come_from_the_cached_rows(shared_data, tmp_path, monkeypa
     meta.write_text(json.dumps({**json.loads(meta.read_text()), "fingerprint": "other"}))
     with pytest.raises(AssertionError, match="evaluated again"):
         report.build(**options)
+
+
+def _fake_reference_rows(results, dataset, psnr_of):
+    """Cached rows of every paper's network of ``dataset``'s section, as the report caches them (matching fingerprint)."""
+    section = "colour" if dataset == targets.COLOR_SET else "gray"
+    for _, networks in report.REFERENCE_ROWS[section]:
+        for name in networks:
+            for sigma in report.reference_sigmas(name):
+                rows = [
+                    {"model": name, "dataset": dataset, "sigma": float(sigma), "image": f"im{k}.png", "color": section == "colour",
+                     "noisy_psnr": 20.0, "psnr": psnr_of(name, sigma) + d, "ssim": 0.5 + d / 10, "mse": 0.001, "seconds": 1.0}
+                    for k, d in enumerate((-0.25, 0.25))
+                ]
+                path = report.cache_path(name, dataset, sigma, results)
+                evaluate.write_csv(rows, path)
+                path.with_suffix(".json").write_text(json.dumps({"fingerprint": report._fingerprint(name), "limit": None}))
+
+
+def test_papers_networks_run_here_rows_come_from_the_cached_rows(tmp_path, monkeypatch):
+    """Each paper's network run here sits below its published row, its cells the means of its cached rows."""
+    from denoise_tf import reference
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("evaluated although the rows are cached")
+
+    monkeypatch.setattr(evaluate, "evaluate", refuse)
+    results = tmp_path / "results"
+    # distinct made-up figures per network and sigma: the table can only show them by reading the cache
+    _fake_reference_rows(results, "bsd68", lambda name, sigma: 10 + len(name) + sigma / 100)
+    assert report._fingerprint("paper/dncnn-b") == reference.entry("paper/dncnn-b")["sha256"]
+    assert report.cache_path("paper/dncnn-s15", "bsd68", 15, results).name == "paper-dncnn-s15_sigma15.csv"
+    lines, commands, missing = report.reference_table("gray", "bsd68", targets.PUBLISHED["bsd68"], results)
+    assert missing == []
+    run_here = "paper's network, run here"
+    s = [f"{10 + len(f'paper/dncnn-s{x}') + x / 100:.2f} / 0.5000" for x in (15, 25, 50)]
+    b = [f"{10 + len('paper/dncnn-b') + x / 100:.2f} / 0.5000" for x in (15, 25, 50)]
+    f = [f"{10 + len('paper/ffdnet-gray') + x / 100:.2f} / 0.5000" for x in (15, 25, 50)]
+    assert lines == [
+        "| DnCNN-S (paper) | 31.73 | 29.23 | 26.23 |",
+        f"| DnCNN-S ({run_here}) | " + " | ".join(s) + " |",
+        "| DnCNN-B (paper) | 31.61 | 29.16 | 26.23 |",
+        f"| DnCNN-B ({run_here}) | " + " | ".join(b) + " |",
+        "| BM3D (paper) | 31.07 | 28.57 | 25.62 |",
+        "| FFDNet (paper) | 31.63 | 29.19 | 26.29 |",  # from the reference registry: not among the quoted rows
+        f"| FFDNet ({run_here}) | " + " | ".join(f) + " |",
+    ]
+    assert "- `python -m denoise_tf evaluate --model paper/dncnn-s25 --dataset bsd68 --sigma 25`" in commands
+    assert "- `python -m denoise_tf evaluate --model paper/ffdnet-gray --dataset bsd68 --sigma 15 25 50`" in commands
+    # a changed cache changes the row
+    _fake_reference_rows(results, "bsd68", lambda name, sigma: 30.0)
+    assert report.reference_table("gray", "bsd68", targets.PUBLISHED["bsd68"], results)[0][1] == f"| DnCNN-S ({run_here}) | 30.00 / 0.5000 | 30.00 / 0.5000 | 30.00 / 0.5000 |"
+
+
+def test_a_papers_network_that_cannot_be_fetched_is_left_out(tmp_path, monkeypatch):
+    from denoise_tf import reference
+
+    def offline(name, *args, **kwargs):
+        raise reference.ReferenceUnavailable(f"could not download {name} (x.mat) from nowhere. Without network: put it there")
+
+    monkeypatch.setattr(evaluate, "evaluate", offline)
+    results = tmp_path / "results"
+    _fake_reference_rows(results, "cbsd68", lambda name, sigma: 30.0)
+    report.cache_path("paper/ffdnet-color", "cbsd68", 25, results).with_suffix(".json").unlink()  # not cached, not fetchable
+    lines, commands, missing = report.reference_table("colour", "cbsd68", targets.PUBLISHED_COLOR, results, color=True)
+    assert [name for name, _ in missing] == ["paper/ffdnet-color"] and "Without network" not in missing[0][1]
+    assert lines[:2] == ["| CDnCNN-B (paper) | 33.89 | 31.23 | 27.92 |", "| CDnCNN-B (paper's network, run here) | 30.00 / 0.5000 | 30.00 / 0.5000 | 30.00 / 0.5000 |"]
+    assert not any(line.startswith("| FFDNet") for line in lines)
+    assert "Not run here" in "\n".join(report._reference_note(commands, missing))
+
+
+def test_results_md_run_here_rows_are_the_committed_cache(monkeypatch):
+    """The rows of the papers' networks in RESULTS.md are the means of the committed per-image rows."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a row of a paper's network is not in the committed cache")
+
+    monkeypatch.setattr(evaluate, "evaluate", refuse)
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "RESULTS.md").read_text()
+    if "paper's network, run here" not in text:
+        pytest.skip("RESULTS.md has no rows of the papers' networks run here")
+    for section, dataset, published in (("gray", "bsd68", targets.PUBLISHED["bsd68"]), ("gray", "set12", targets.PUBLISHED["set12"]),
+                                        ("colour", targets.COLOR_SET, targets.PUBLISHED_COLOR)):
+        table = text.split(f"## {dataset.upper()} (")[1].split("\n## ")[0]
+        lines, commands, missing = report.reference_table(section, dataset, published, root / "results", color=(True if section == "colour" else None))
+        assert missing == [] and "\n".join(lines) in table, dataset
+        assert all(command in table for command in commands)
 
 
 # --------------------------------------------------------------------------------------------
@@ -169,7 +255,7 @@ def test_colour_sections_with_tiny_models(tiny_registry, tmp_path, monkeypatch):
     fake = classical._METHODS["gaussian"]
     monkeypatch.setitem(classical._METHODS, "bm3d", type(fake)("bm3d", fake.function, True, fake.doc))
     output, results = tmp_path / "RESULTS.md", tmp_path / "results"
-    options = dict(output=output, results=results, figures=tmp_path / "figures", limit=1, models=[], sections=("colour", "mixed", "iso"))
+    options = dict(output=output, results=results, figures=tmp_path / "figures", limit=1, models=[], sections=("colour", "mixed", "iso"), references=False)
     report.build(**options)
     text = output.read_text()
     assert "## SAMPLES (colour, Gaussian)" in text and "| CDnCNN-B (paper) | 33.89 | 31.23 | 27.92 |" in text
@@ -224,7 +310,7 @@ def test_partial_build_never_replaces_results_md(tmp_path, monkeypatch):
 def _untrained_run(runs, folder, monkeypatch):
     """A run folder of an untrained tiny colour DnCNN, with an empty weights registry."""
     from denoise_tf import models, pretrained
-    from denoise_tf.train import TrainConfig
+    from denoise_tf.config import TrainConfig
 
     monkeypatch.setattr(pretrained, "WEIGHTS_DIR", runs.parent / "weights")
     monkeypatch.setattr(pretrained, "REGISTRY_FILE", runs.parent / "weights" / "registry.json")
