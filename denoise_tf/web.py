@@ -23,7 +23,8 @@ serving): uploads go through the package's one image reader (:func:`denoise_tf.i
 which checks the format and the pixel limit from the file's header before decoding, so an image
 over the limit is refused without being decoded whatever its name; a file that is not an image or
 is corrupt is refused; a 16-bit PNG/TIFF is scaled by 65535 (and the result saved as 16-bit PNG);
-an alpha channel is dropped; a colour image given to a gray model is denoised channel by channel;
+an alpha channel is dropped; a colour image given to a gray model is denoised in the opponent
+colour space (one luminance and two chroma planes, see :func:`denoise_tf.zoo.make_denoiser`);
 a gray image given to a colour model is repeated to RGB and the result converted back to gray
 (the opponent-space colour model runs it once through its shared gray network instead).
 
