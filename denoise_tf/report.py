@@ -312,6 +312,22 @@ def reference_table(section: str, dataset: str, published: dict, results, fresh=
     return lines, commands, missing
 
 
+def _table_with_papers(summary, kind, dataset, published, references, results, fresh, limit, color=None):
+    """The table of ``summary`` with the published rows (and, with ``references``, the papers'
+    networks run here), the noisy-input line and the note; ``(lines, run-here commands)``."""
+    from . import evaluate
+
+    table = evaluate.markdown_table(summary).splitlines()
+    run_here, missing = [], []
+    if references:
+        paper, run_here, missing = reference_table(kind, dataset, published, results, fresh, limit, color=color)
+    else:
+        paper = [f"| {label} | " + " | ".join(f"{v:.2f}" for v in values) + " |" for label, values in published.items()]
+    noisy = {int(r["sigma"]): r["noisy_psnr"] for r in summary}
+    lines = table + paper + ["", "Noisy input: " + ", ".join(f"σ={s} {v:.2f} dB" for s, v in sorted(noisy.items())) + ".", ""]
+    return lines + _reference_note(run_here, missing), run_here
+
+
 def _reference_note(commands, missing) -> list[str]:
     """The paragraph under a table with run-here rows: what they are, and which networks were left out."""
     lines = []
@@ -353,17 +369,8 @@ def _colour_section(models, results, fresh, limit, means, seconds, references=Tr
     for row in summary:
         means[(COLOR_SET, row["model"], int(row["sigma"]))] = row["psnr"]
         means[(COLOR_SET, "noisy", int(row["sigma"]))] = row["noisy_psnr"]
-    table = evaluate.markdown_table(summary).splitlines()
-    paper, run_here, missing = [], [], []
-    if references:
-        paper, run_here, missing = reference_table("colour", COLOR_SET, PUBLISHED_COLOR, results, fresh, limit, color=True)
-    else:
-        paper = [f"| {label} | " + " | ".join(f"{v:.2f}" for v in values) + " |" for label, values in PUBLISHED_COLOR.items()]
-    table += paper
-    noisy = {int(r["sigma"]): r["noisy_psnr"] for r in summary}
-    lines += table + ["", "Noisy input: " + ", ".join(f"σ={s} {v:.2f} dB" for s, v in sorted(noisy.items())) + ".", ""]
-    lines += _reference_note(run_here, missing)
-    return lines + ["Commands:", ""] + commands + run_here + [""]
+    table, run_here = _table_with_papers(summary, "colour", COLOR_SET, PUBLISHED_COLOR, references, results, fresh, limit, color=True)
+    return lines + table + ["Commands:", ""] + commands + run_here + [""]
 
 
 def _noise_test_limit(limit) -> int:
@@ -583,17 +590,8 @@ def build(
                 for row in summary:
                     means[("bsd68", row["model"], int(row["sigma"]))] = row["psnr"]
                     means[("bsd68", "noisy", int(row["sigma"]))] = row["noisy_psnr"]
-            table = evaluate.markdown_table(summary).splitlines()
-            published, run_here, missing = PUBLISHED.get(dataset, {}), [], []
-            if references:
-                paper, run_here, missing = reference_table("gray", dataset, published, results, fresh, limit)
-            else:
-                paper = [f"| {label} | " + " | ".join(f"{v:.2f}" for v in values) + " |" for label, values in published.items()]
-            table += paper
-            noisy = {int(r["sigma"]): r["noisy_psnr"] for r in summary}
-            lines += table + ["", "Noisy input: " + ", ".join(f"σ={s} {v:.2f} dB" for s, v in sorted(noisy.items())) + ".", ""]
-            lines += _reference_note(run_here, missing)
-            lines += ["Commands:", ""] + commands + run_here + [""]
+            table, run_here = _table_with_papers(summary, "gray", dataset, PUBLISHED.get(dataset, {}), references, results, fresh, limit)
+            lines += table + ["Commands:", ""] + commands + run_here + [""]
         lines += ["## Targets (BSD68)", "", "| target | reached | met |", "|---|---|---|"]
         for target, reached, met in target_checks(bsd68_means):
             lines.append(f"| {target} | {reached} | {'–' if met is None else ('yes' if met else 'no')} |")
