@@ -403,6 +403,19 @@ def test_estimate_sigma_colour_and_batch():
     assert isinstance(noise.estimate_sigma(noisy[1]), float)
 
 
+def test_estimate_sigma_is_skimages_to_the_bit():
+    """Same transform, same order of sums: saturated flats give the same exact zeros as PyWavelets."""
+    restoration = pytest.importorskip("skimage.restoration")
+    pytest.importorskip("pywt")
+    rng = np.random.default_rng(5)
+    for shape in [(1, 9, 1), (2, 2, 1), (3, 7, 3), (31, 40, 1), (64, 33, 3)]:
+        clean = np.clip(rng.random(shape) * 3 - 1, 0, 1).astype(np.float32)  # large exact 0 and 1 areas
+        for spec in ["gaussian:sigma=0", "gaussian:sigma=15,clip=true", "salt_and_pepper:amount=0.05"]:
+            noisy = noise.apply(clean, spec, seed=1)
+            theirs = 255 * restoration.estimate_sigma(noisy.astype(np.float64), channel_axis=-1, average_sigmas=True)
+            assert noise.estimate_sigma(noisy) == float(theirs), (shape, spec)
+
+
 # ---------------------------------------------------------------------------------------------
 # TensorFlow path
 
