@@ -61,6 +61,8 @@ from typing import Callable
 
 import numpy as np
 
+from .images import check_image
+
 
 @dataclass(frozen=True)
 class _Method:
@@ -260,7 +262,7 @@ def _zero_shot_check(image, **options) -> None:
     """Refuse images too small for the zero-shot pairs (and bad options), before any fitting."""
     from . import zeroshot
 
-    zeroshot.check_image(image)
+    zeroshot.check_input(image)
     zeroshot.ZeroShotDenoiser(**options)
 
 
@@ -321,27 +323,11 @@ def _check_sigma(sigma) -> float | None:
     return sigma
 
 
-def _check_image(image) -> np.ndarray:
-    from .metrics import check_float
-
-    image = check_float(image)
-    if image.ndim not in (2, 3, 4):
-        raise ValueError(f"image must be (H, W), (H, W, C) or (N, H, W, C), got shape {image.shape}")
-    if image.ndim >= 3 and image.shape[-1] not in (1, 3):
-        raise ValueError(f"image must have 1 (gray) or 3 (colour) channels on the last axis, got shape {image.shape}")
-    if not np.all(np.isfinite(image)):
-        raise ValueError("image contains NaN or inf")
-    from .metrics import check_range
-
-    check_range(image, "image")  # a 0-255 float image would come back all white (clipped)
-    return image.astype(np.float32, copy=False)
-
-
 def estimate_sigma(image) -> float:
     """Noise standard deviation of one ``(H, W, C)`` image on the 0-255 scale (skimage MAD estimate)."""
     from skimage.restoration import estimate_sigma as _estimate
 
-    image = _check_image(image)
+    image = check_image(image, ranks=(2, 3, 4))
     if image.ndim == 2:
         image = image[..., None]
     if image.ndim != 3:
@@ -394,7 +380,7 @@ def denoise(image, method: str, sigma: float | None = None, **options) -> np.nda
     spec = _method(method)
     _check_options(spec, options)
     sigma = _check_sigma(sigma)
-    image = _check_image(image)
+    image = check_image(image, ranks=(2, 3, 4))
     if image.ndim == 2:
         return _denoise_one(spec, image[..., None], sigma, options)[..., 0]
     if image.ndim == 3:

@@ -22,6 +22,11 @@ A truncated JPEG (no end-of-image marker) is refused too: OpenCV would decode it
 lower part. Images come back ``(H, W, 1)`` (gray) or ``(H, W, 3)`` (RGB); :func:`read` also
 returns an :class:`ImageInfo` (format, size, bits, alpha) that callers use to write the result
 back at the input's bit depth (:func:`save_image` with ``bits=16``).
+
+Arrays are checked by :func:`check_image` before any work: floating point (``uint8``: divide by
+255 first), an accepted layout and channel count, no NaN/inf and not on the 0-255 scale. The
+noise kinds, the classical methods, zero-shot fitting and neural inference all call it; the
+metrics use its :func:`check_range` alone.
 """
 
 from __future__ import annotations
@@ -608,6 +613,148 @@ def convert_channels(image: np.ndarray, color: bool | None) -> np.ndarray:
     return image
 
 
+# --------------------------------------------------------------------------- checking
+
+#: :func:`check_range` takes values above ``RANGE_LIMIT * data_range`` for a wrong scale (a 0-255
+#: image where [0, 1] is expected). Loose on purpose: unclipped noisy images (Gaussian, Poisson,
+#: speckle) overshoot [0, 1] by a few units at most.
+RANGE_LIMIT = 10.0
+
+#: How the messages of :func:`check_shape` name an array of each rank.
+_LAYOUTS = {2: "(H, W)", 3: "(H, W, C)", 4: "(N, H, W, C)"}
+_CHANNEL_NAMES = {1: "gray", 3: "colour"}
+
+
+def check_dtype(dtype, name: str = "image") -> None:
+    """Raise ``TypeError`` unless ``dtype`` is floating point (8/16-bit: say how to scale).
+
+    The package works on float32 images in [0, 1]; integer images are the usual mistake.
+    """
+    dtype = np.dtype(dtype)
+    if dtype == np.uint8 or dtype == np.uint16:
+        scale = np.iinfo(dtype).max
+        raise TypeError(f"{name} must be float32 in [0, 1], got {dtype}: divide by {scale} first (or use datasets.read_image)")
+    if not np.issubdtype(dtype, np.floating):
+        raise TypeError(f"{name} must be float32 in [0, 1], got dtype {dtype}")
+
+
+def check_shape(shape, name: str = "image", ranks=(3, 4), channels=(1, 3)) -> None:
+    """Raise ``ValueError`` unless ``shape`` has one of ``ranks`` and, from rank 3, one of ``channels`` last.
+
+    ``shape`` is a tuple (``None`` for an unknown size, as in a symbolic tensor: not checked);
+    ``channels=None`` takes any channel count.
+    """
+    shape = tuple(shape)
+    if len(shape) not in ranks:
+        layouts = [_LAYOUTS.get(rank, f"rank {rank}") for rank in sorted(ranks)]
+        allowed = layouts[0] if len(layouts) == 1 else ", ".join(layouts[:-1]) + " or " + layouts[-1]
+        raise ValueError(f"{name} must be {allowed}, got shape {shape}")
+    if channels is not None and len(shape) >= 3 and shape[-1] is not None and shape[-1] not in channels:
+        counts = " or ".join(str(c) for c in channels)
+        named = " or ".join(f"{c} ({_CHANNEL_NAMES[c]})" if c in _CHANNEL_NAMES else str(c) for c in channels)
+        raise ValueError(f"{name} must have {counts} channels on the last axis (C {named}), got shape {shape}")
+
+
+def check_finite(image, name: str = "image") -> None:
+    """Raise ``ValueError`` when ``image`` holds NaN or +-inf, counting the pixels that do.
+
+    A pixel is one spatial position (all its channels); ``image`` is ``(H, W, C)`` or ``(N, H, W, C)``
+    (``(H, W)``: one value per pixel).
+    """
+    finite = np.isfinite(image)
+    if finite.all():
+        return
+    bad = ~finite.all(axis=-1) if image.ndim >= 3 else ~finite
+    count, total = int(bad.sum()), int(bad.size)
+    kinds = [label for label, test in (("NaN", np.isnan), ("+inf", np.isposinf), ("-inf", np.isneginf)) if test(image).any()]
+    raise ValueError(
+        f"{name} has {count} non-finite pixel{'s' if count != 1 else ''} of {total} ({', '.join(kinds)}): "
+        "expected finite float32 values in [0, 1]"
+    )
+
+
+def check_range(image, name: str = "image", data_range: float = 1.0) -> None:
+    """Raise ``ValueError`` when ``image`` looks like it is on the wrong scale (e.g. 0-255 floats).
+
+    Images are expected in ``[0, data_range]`` (noisy ones may overshoot a little); a maximum
+    above ``RANGE_LIMIT * data_range`` (10 for ``data_range=1``) is taken as a 0-255 (or 16-bit)
+    image, a common mistake that otherwise gives silently wrong PSNR or a saturated output.
+    Integer arrays are checked too; NaN is ignored (see :func:`check_finite`).
+    """
+    array = np.asarray(image)
+    if array.size == 0 or not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        return
+    top = float(np.nanmax(array)) if np.issubdtype(array.dtype, np.floating) else float(array.max())
+    if top > RANGE_LIMIT * data_range:
+        hint = "divide a 0-255 image by 255" if top <= 255 * RANGE_LIMIT * data_range else "rescale it"
+        raise ValueError(
+            f"{name} has values up to {top:g}, but images are expected in [0, {data_range:g}] "
+            f"(float, data_range={data_range:g}): {hint} first"
+        )
+
+
+def check_image(
+    image,
+    name: str = "image",
+    *,
+    ranks=(3, 4),
+    channels=(1, 3),
+    min_side: int = 0,
+    finite: bool = True,
+    data_range: float | None = 1.0,
+) -> np.ndarray:
+    """The one check of an image array before the package works on it.
+
+    In order: floating point (:func:`check_dtype`), layout (:func:`check_shape`), at least
+    ``min_side`` pixels a side, no NaN/inf (:func:`check_finite`), and the scale
+    (:func:`check_range`).
+
+    Parameters
+    ----------
+    image : array-like
+        An image ``(H, W, C)`` or a batch ``(N, H, W, C)`` (``(H, W)`` where ``ranks`` has 2),
+        float in ``[0, 1]`` (noisy values may leave it a little).
+    name : str
+        What the messages call the array (``"images"``, ``"zero-shot: image"``).
+    ranks : tuple of int
+        Accepted ranks, from 2 ``(H, W)``, 3 ``(H, W, C)`` and 4 ``(N, H, W, C)``.
+    channels : tuple of int or None
+        Accepted channel counts (last axis, rank 3 and 4); None takes any.
+    min_side : int
+        Smallest height and width (0: empty images pass).
+    finite : bool
+        Refuse NaN and inf.
+    data_range : float or None
+        Refuse a maximum above ``RANGE_LIMIT * data_range`` (a 0-255 image); None skips it.
+
+    Returns
+    -------
+    ndarray
+        ``image`` as float32 (not copied when it already is), same shape.
+
+    Raises
+    ------
+    TypeError
+        Not floating point (``uint8``: divide by 255 first).
+    ValueError
+        Another rank or channel count, a side under ``min_side``, NaN/inf, or 0-255 values.
+    """
+    array = np.asarray(image)
+    check_dtype(array.dtype, name)
+    check_shape(array.shape, name, ranks, channels)
+    if min_side and array.ndim >= 2:
+        height, width = array.shape[:2] if array.ndim == 2 else array.shape[-3:-1]
+        if min(height, width) == 0:
+            raise ValueError(f"{name} is empty: shape {array.shape}")
+        if min(height, width) < min_side:
+            raise ValueError(f"{name} is {height}x{width} pixels: it needs at least {min_side}x{min_side}")
+    if finite:
+        check_finite(array, name)
+    if data_range is not None:
+        check_range(array, name, data_range)
+    return array.astype(np.float32, copy=False)
+
+
 # --------------------------------------------------------------------------- writing
 
 
@@ -688,6 +835,12 @@ __all__ = [
     "ImageHeader",
     "ImageInfo",
     "ImageTooLargeError",
+    "RANGE_LIMIT",
+    "check_dtype",
+    "check_finite",
+    "check_image",
+    "check_range",
+    "check_shape",
     "check_size",
     "convert_channels",
     "max_pixels",

@@ -43,7 +43,7 @@ float32 of the same shape clipped to [0, 1].
 * **Gray images, colour models.** A colour model given a gray image gets it repeated to RGB;
   the result is converted back to gray (ITU-R 601 weights, which sum to 1).
 * **Input check.** Non-finite values (NaN, +-inf) are refused with a ``ValueError`` that counts
-  the pixels holding them; so are 0-255 images (see :func:`denoise_tf.metrics.check_range`).
+  the pixels holding them; so are 0-255 images (see :func:`denoise_tf.images.check_image`).
 
 :class:`NeuralDenoiser` wraps a model and these options behind ``.denoise(image)`` and ``.name``,
 the interface of :func:`denoise_tf.classical.get`; given an export of the model
@@ -59,6 +59,7 @@ from typing import Callable
 
 import numpy as np
 
+from .images import check_image
 from .transforms import AUGMENT_MODES, augment, deaugment
 
 RUNNERS = ("compiled", "predict_on_batch")
@@ -320,29 +321,9 @@ class _Run:
 ADAPTED_CHANNELS = ((1, 3), (3, 1))
 
 
-def check_finite(image, name: str = "image") -> None:
-    """Raise ``ValueError`` when ``image`` holds NaN or +-inf, counting the pixels that do.
-
-    A pixel is one spatial position (all its channels); ``image`` is ``(H, W, C)`` or ``(N, H, W, C)``.
-    """
-    finite = np.isfinite(image)
-    if finite.all():
-        return
-    bad = ~finite.all(axis=-1) if image.ndim >= 3 else ~finite
-    count, total = int(bad.sum()), int(bad.size)
-    kinds = [label for label, test in (("NaN", np.isnan), ("+inf", np.isposinf), ("-inf", np.isneginf)) if test(image).any()]
-    raise ValueError(
-        f"{name} has {count} non-finite pixel{'s' if count != 1 else ''} of {total} ({', '.join(kinds)}): "
-        "expected finite float32 values in [0, 1]"
-    )
-
-
 def _check_image(image, channels: int | None) -> np.ndarray:
-    from .metrics import check_float
-
-    image = check_float(image)
-    if image.ndim not in (3, 4):
-        raise ValueError(f"image must be (H, W, C) or (N, H, W, C), got shape {image.shape}")
+    """The checked ``(H, W, C)`` / ``(N, H, W, C)`` float32 image, for a model of ``channels`` channels."""
+    image = check_image(image, channels=None, min_side=1)
     have = image.shape[-1]
     if channels is not None and have != channels and (channels, have) not in ADAPTED_CHANNELS:
         kind = {1: " (gray)", 3: " (colour)"}.get(channels, "")
@@ -350,13 +331,7 @@ def _check_image(image, channels: int | None) -> np.ndarray:
             f"model expects {channels} channel{'s' if channels != 1 else ''}{kind}, got {have} "
             f"(image shape {image.shape}, channels last; gray models also take RGB, colour models also take gray)"
         )
-    if min(image.shape[-3:-1]) < 1:
-        raise ValueError(f"image is empty: shape {image.shape}")
-    check_finite(image)
-    from .metrics import check_range
-
-    check_range(image, "image")
-    return image.astype(np.float32, copy=False)
+    return image
 
 
 def resolve_color_mode(color_mode: str | None) -> str:
@@ -622,5 +597,5 @@ def tile_count(height: int, width: int, tile, overlap: int = 32, align: int = 1)
 
 __all__ = [
     "denoise", "NeuralDenoiser", "compiled_call", "model_channels", "takes_level", "tile_count", "RUNNERS",
-    "check_finite", "colour_path", "resolve_color_mode",
+    "colour_path", "resolve_color_mode",
 ]

@@ -15,7 +15,8 @@ Inputs are float arrays in ``[0, 1]`` (``data_range=1``) of the same shape: one 
 (``C = 1``) or colour (``C = 3``). For a batch, the NumPy functions return the mean of the
 per-image values (the usual "average PSNR over the test set"), or the ``(N,)`` per-image
 values with ``per_image=True``. Different shapes, and a maximum above ``10 * data_range``
-(a 0-255 image passed where [0, 1] is expected), raise ``ValueError`` (:func:`check_range`).
+(a 0-255 image passed where [0, 1] is expected), raise ``ValueError``
+(:func:`denoise_tf.images.check_range`).
 
 SSIM uses the settings of Wang et al. (IEEE TIP 2004), as ``skimage`` does with
 ``gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=1``:
@@ -32,6 +33,8 @@ SSIM uses the settings of Wang et al. (IEEE TIP 2004), as ``skimage`` does with
 from __future__ import annotations
 
 import numpy as np
+
+from .images import check_range
 
 #: Gaussian SSIM window: standard deviation and radius (``int(3.5 * 1.5 + 0.5) = 5`` -> 11 taps).
 SSIM_SIGMA = 1.5
@@ -62,45 +65,6 @@ def _as_batch(array, name: str) -> np.ndarray:
             f"{name} must be (H, W), (H, W, C) or (N, H, W, C), got shape {array.shape} (rank {array.ndim})"
         )
     return array.astype(np.float64, copy=False)
-
-
-#: :func:`check_range` takes values above ``RANGE_LIMIT * data_range`` for a wrong scale (a 0-255
-#: image where [0, 1] is expected). Loose on purpose: unclipped noisy images (Gaussian, Poisson,
-#: speckle) overshoot [0, 1] by a few units at most.
-RANGE_LIMIT = 10.0
-
-
-def check_float(image, name: str = "image") -> np.ndarray:
-    """``image`` as an array, or ``TypeError`` when it is not floating point (8/16-bit: say how to scale).
-
-    The package works on float32 images in [0, 1]; integer images are the usual mistake.
-    """
-    array = np.asarray(image)
-    if array.dtype == np.uint8 or array.dtype == np.uint16:
-        scale = np.iinfo(array.dtype).max
-        raise TypeError(f"{name} must be float32 in [0, 1], got {array.dtype}: divide by {scale} first (or use datasets.read_image)")
-    if not np.issubdtype(array.dtype, np.floating):
-        raise TypeError(f"{name} must be float32 in [0, 1], got dtype {array.dtype}")
-    return array
-
-
-def check_range(image, name: str = "image", data_range: float = 1.0) -> None:
-    """Raise ``ValueError`` when ``image`` looks like it is on the wrong scale (e.g. 0-255 floats).
-
-    Images are expected in ``[0, data_range]`` (noisy ones may overshoot a little); a maximum
-    above ``RANGE_LIMIT * data_range`` (10 for ``data_range=1``) is taken as a 0-255 (or 16-bit)
-    image, a common mistake that otherwise gives silently wrong PSNR or a saturated output.
-    """
-    array = np.asarray(image)
-    if array.size == 0 or not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
-        return
-    top = float(np.nanmax(array)) if np.issubdtype(array.dtype, np.floating) else float(array.max())
-    if top > RANGE_LIMIT * data_range:
-        hint = "divide a 0-255 image by 255" if top <= 255 * RANGE_LIMIT * data_range else "rescale it"
-        raise ValueError(
-            f"{name} has values up to {top:g}, but images are expected in [0, {data_range:g}] "
-            f"(float, data_range={data_range:g}): {hint} first"
-        )
 
 
 def _pair(reference, estimate, data_range: float = 1.0, function: str = "metric"):
@@ -145,7 +109,7 @@ def mse(reference, estimate, per_image: bool = False, data_range: float = 1.0):
     ------
     ValueError
         Different shapes, a rank other than 2, 3 or 4, or values far above ``data_range``
-        (a 0-255 image where [0, 1] is expected; see :func:`check_range`).
+        (a 0-255 image where [0, 1] is expected; see :func:`denoise_tf.images.check_range`).
     """
     values, single = _mse_values(reference, estimate, data_range, "mse")
     return _reduce(values, single, per_image)
@@ -199,7 +163,7 @@ def ssim(reference, estimate, data_range: float = 1.0, per_image: bool = False):
     ------
     ValueError
         Different shapes, a wrong rank, an image smaller than the 11x11 window, or values far
-        above ``data_range`` (a 0-255 image where [0, 1] is expected; see :func:`check_range`).
+        above ``data_range`` (a 0-255 image where [0, 1] is expected; see :func:`denoise_tf.images.check_range`).
     """
     if data_range <= 0:
         raise ValueError(f"data_range must be > 0, got {data_range}")

@@ -33,6 +33,8 @@ import time
 
 import numpy as np
 
+from .images import check_image
+
 #: Smallest image side: the half-size pair must cover the network's 5x5 receptive field.
 MIN_SIDE = 10
 #: Defaults (the paper's network, learning rate and schedule; crops and a time cap for CPUs).
@@ -111,32 +113,23 @@ def pair_loss(network, noisy):
     return residual + consistency, residual, consistency
 
 
-def check_image(image, name: str = "image") -> np.ndarray:
-    """``image`` as float32 ``(H, W, C)`` / ``(N, H, W, C)``, or ``ValueError`` saying what is wrong.
+def check_input(image, name: str = "image") -> np.ndarray:
+    """``image`` as float32 ``(H, W, C)`` / ``(N, H, W, C)``, or an error saying what is wrong.
 
-    Refuses integer arrays (``TypeError``), shapes other than ``(H, W)``, ``(H, W, C)`` or
-    ``(N, H, W, C)`` with C 1 or 3, NaN/inf, 0-255 values, and sides under :data:`MIN_SIDE`.
+    :func:`denoise_tf.images.check_image` (``TypeError`` for integer arrays; ``ValueError`` for
+    shapes other than ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)`` with C 1 or 3, NaN/inf and
+    0-255 values), then sides of at least :data:`MIN_SIDE`. ``(H, W)`` comes back ``(H, W, 1)``.
     """
-    from .metrics import check_float, check_range
-
-    array = check_float(image, name)
+    array = check_image(image, f"zero-shot: {name}", ranks=(2, 3, 4))
     if array.ndim == 2:
         array = array[..., None]
-    if array.ndim not in (3, 4) or array.shape[-1] not in (1, 3):
-        raise ValueError(
-            f"zero-shot: {name} must be (H, W), (H, W, C) or (N, H, W, C) with C 1 (gray) or 3 (RGB), "
-            f"got shape {np.shape(image)}"
-        )
     height, width = array.shape[-3:-1]
     if min(height, width) < MIN_SIDE:
         raise ValueError(
             f"zero-shot: {name} is {height}x{width} pixels, too small for its 2x down-sampled pairs: "
             f"it needs at least {MIN_SIDE}x{MIN_SIDE} (half-size images that cover the network's 5x5 receptive field)"
         )
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"zero-shot: {name} contains NaN or inf")
-    check_range(array, name)
-    return array.astype(np.float32, copy=False)
+    return array
 
 
 def _check_options(steps, learning_rate, width, patch, max_seconds) -> None:
@@ -337,7 +330,7 @@ class ZeroShotDenoiser:
     def denoise(self, image) -> np.ndarray:
         """Denoise ``(H, W)``, ``(H, W, C)`` or ``(N, H, W, C)``; float32, same shape, in [0, 1]."""
         two_d = np.ndim(image) == 2
-        array = check_image(image)
+        array = check_input(image)
         batch = array if array.ndim == 4 else array[None]
         out = []
         for one in batch:

@@ -267,3 +267,30 @@ def test_save_image_is_atomic_and_breaks_hard_links(tmp_path):
 def test_datasets_names_are_the_images_ones():
     assert datasets.read_image is images.read_image and datasets.save_image is images.save_image
     assert datasets.convert_channels is images.convert_channels and datasets.IMAGE_SUFFIXES == images.IMAGE_SUFFIXES
+
+
+@pytest.mark.parametrize(
+    "array, options, error, message",
+    [
+        (np.zeros((8, 8, 1), np.uint8), {}, TypeError, r"image must be float32 in \[0, 1\], got uint8: divide by 255"),
+        (np.zeros((8, 8, 1), np.int32), {}, TypeError, r"got dtype int32"),
+        (np.zeros((8, 8), np.float32), {}, ValueError, r"image must be \(H, W, C\) or \(N, H, W, C\), got shape \(8, 8\)"),
+        (np.zeros(8, np.float32), {"ranks": (2, 3, 4)}, ValueError, r"must be \(H, W\), \(H, W, C\) or \(N, H, W, C\)"),
+        (np.zeros((8, 8, 2), np.float32), {}, ValueError, r"must have 1 or 3 channels on the last axis \(C 1 \(gray\) or 3"),
+        (np.zeros((0, 8, 1), np.float32), {"min_side": 1}, ValueError, r"image is empty"),
+        (np.full((4, 4, 1), np.nan, np.float32), {}, ValueError, r"image has 16 non-finite pixels of 16 \(NaN\)"),
+        (np.full((4, 4, 1), 200.0, np.float32), {}, ValueError, r"values up to 200.*divide a 0-255 image by 255"),
+    ],
+)
+def test_check_image_says_what_is_wrong(array, options, error, message):
+    with pytest.raises(error, match=message):
+        images.check_image(array, **options)
+
+
+def test_check_image_passes_what_a_caller_allows():
+    gray = np.zeros((8, 8), np.float64)
+    assert images.check_image(gray, ranks=(2, 3)).dtype == np.float32
+    wide = np.zeros((2, 8, 8, 4), np.float32)
+    assert images.check_image(wide, channels=None) is wide  # float32 is not copied
+    images.check_image(np.full((4, 4, 3), np.nan, np.float32), finite=False, data_range=None)
+    images.check_image(np.zeros((0, 4, 1), np.float32))  # empty passes unless min_side is given

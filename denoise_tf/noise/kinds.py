@@ -13,11 +13,15 @@ import math
 
 import numpy as np
 
+from ..images import check_image
 from .spec import Param, kind_function, parse, register
 
 
 def check_images(images) -> np.ndarray:
-    """Validate an image or batch: float array in ``[0, 1]``-ish, rank 3 or 4, 1 or 3 channels.
+    """An image or batch checked for noise: float, ``(H, W, C)`` or ``(N, H, W, C)``, 1 or 3 channels.
+
+    :func:`denoise_tf.images.check_image` without the NaN and 0-255 checks (noise may be added to
+    any float image). Returns float32, same shape.
 
     Raises
     ------
@@ -26,14 +30,7 @@ def check_images(images) -> np.ndarray:
     ValueError
         Rank other than 3 ``(H, W, C)`` or 4 ``(N, H, W, C)``, or a channel count other than 1 or 3.
     """
-    from ..metrics import check_float
-
-    images = check_float(images, "images")
-    if images.ndim not in (3, 4):
-        raise ValueError(f"images must be (H, W, C) or (N, H, W, C), got shape {images.shape}")
-    if images.shape[-1] not in (1, 3):
-        raise ValueError(f"images must have 1 or 3 channels (last axis), got shape {images.shape}")
-    return images.astype(np.float32, copy=False)
+    return check_image(images, "images", finite=False, data_range=None)
 
 
 def draw(value, size: int, rng: np.random.Generator) -> np.ndarray:

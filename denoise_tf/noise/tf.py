@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..images import check_dtype, check_shape
 from .kinds import apply, check_images
 from .spec import parse
 
@@ -20,20 +21,17 @@ TF_NATIVE_KINDS = ("gaussian", "poisson", "salt_and_pepper", "speckle")
 
 
 def _tf_check_images(images):
+    """``images`` as a float32 tensor, checked like :func:`~denoise_tf.noise.kinds.check_images` (static shape)."""
     import tensorflow as tf
 
     if isinstance(images, np.ndarray):
         check_images(images)
     x = tf.convert_to_tensor(images)
-    if x.dtype.is_integer or x.dtype == tf.bool:
-        raise TypeError(f"images must be float32 in [0, 1], got {x.dtype.name}: divide by 255 first")
     if not x.dtype.is_floating:
-        raise TypeError(f"images must be float32 in [0, 1], got dtype {x.dtype.name}")
-    rank = x.shape.rank
-    if rank not in (3, 4):
-        raise ValueError(f"images must be (H, W, C) or (N, H, W, C), got shape {x.shape}")
-    if x.shape[-1] is not None and x.shape[-1] not in (1, 3):
-        raise ValueError(f"images must have 1 or 3 channels (last axis), got shape {x.shape}")
+        check_dtype(x.dtype.as_numpy_dtype, "images")  # raises: integer, bool or other dtypes
+    if x.shape.rank is None:
+        raise ValueError("images must be (H, W, C) or (N, H, W, C), got a tensor of unknown rank")
+    check_shape(x.shape.as_list(), "images")
     return tf.cast(x, tf.float32)
 
 
