@@ -10,8 +10,9 @@ Images are float32 in [0, 1] (noisy inputs may leave that range), ``(H, W, C)`` 
 denoised image by image). The result has the input's shape, is float32 and clipped to [0, 1].
 
 ``sigma`` is the noise standard deviation on the 0-255 scale. Methods that use it estimate it
-per image with ``skimage.restoration.estimate_sigma`` (wavelet MAD estimate, averaged over
-channels) when it is None. ``sigma=0`` returns the (clipped) input for those methods.
+per image with :func:`denoise_tf.noise.estimate_sigma` (wavelet MAD estimate, averaged over
+channels; the numbers of ``skimage.restoration.estimate_sigma``) when it is None. ``sigma=0``
+returns the (clipped) input for those methods.
 
 Default parameters, tuned for additive white Gaussian noise (mean PSNR over 256x256 gray crops
 of skimage's camera / astronaut / coffee at sigma 10, 25 and 50):
@@ -61,6 +62,7 @@ from typing import Callable
 
 import numpy as np
 
+from . import noise
 from .images import check_image
 
 
@@ -323,23 +325,11 @@ def _check_sigma(sigma) -> float | None:
     return sigma
 
 
-def estimate_sigma(image) -> float:
-    """Noise standard deviation of one ``(H, W, C)`` image on the 0-255 scale (skimage MAD estimate)."""
-    from skimage.restoration import estimate_sigma as _estimate
-
-    image = check_image(image, ranks=(2, 3, 4))
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.ndim != 3:
-        raise ValueError(f"estimate_sigma takes one image (H, W, C), got shape {image.shape}")
-    return float(_estimate(image.astype(np.float64), channel_axis=-1, average_sigmas=True)) * 255.0
-
-
 def _denoise_one(method: _Method, image: np.ndarray, sigma: float | None, options: dict) -> np.ndarray:
     if method.check is not None:
         method.check(image, **options)
     if method.uses_sigma:
-        sigma = estimate_sigma(image) if sigma is None else sigma
+        sigma = noise.estimate_sigma(image) if sigma is None else sigma
         if sigma == 0:
             return np.clip(image, 0.0, 1.0)
     out = method.function(image, sigma, **options)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from denoise_tf import classical
+from denoise_tf import classical, noise
 from denoise_tf.metrics import psnr
 
 METHODS = ["mean", "median", "gaussian", "bilateral", "nlm", "tv", "wavelet", "bm3d"]
@@ -42,7 +42,7 @@ def test_every_method_shape_dtype_range_and_gain(method, channels):
 @pytest.mark.parametrize("method", ["gaussian", "nlm", "tv"])
 def test_sigma_is_estimated_when_none(method):
     clean, noisy = noisy_pair(1, size=64)
-    estimated = classical.estimate_sigma(noisy)
+    estimated = noise.estimate_sigma(noisy)
     assert 20 < estimated < 30
     expected = classical.denoise(noisy, method, sigma=estimated)
     np.testing.assert_allclose(classical.denoise(noisy, method), expected, atol=1e-6)
