@@ -62,7 +62,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import noise
+from . import noise, zeroshot
 from .images import check_image
 
 
@@ -74,15 +74,17 @@ class _Method:
     doc: str
     #: ``check(image, **options)`` raising ValueError for an image the method cannot take.
     check: Callable | None = None
+    #: What the options are read from: its parameters (less ``image`` and ``sigma``); ``function`` when None.
+    options_of: Callable | None = None
 
 
 _METHODS: dict[str, _Method] = {}
 
 
-def _register(name: str, uses_sigma: bool, check: Callable | None = None):
+def _register(name: str, uses_sigma: bool, check: Callable | None = None, options_of: Callable | None = None):
     def wrap(function):
         doc = (function.__doc__ or "").strip().splitlines()[0]
-        _METHODS[name] = _Method(name, function, uses_sigma, doc, check)
+        _METHODS[name] = _Method(name, function, uses_sigma, doc, check, options_of)
         return function
 
     return wrap
@@ -259,32 +261,17 @@ def _bm3d(image, sigma, profile: str = "np", threads: int | None = None):
     return bm3d.bm3d(image[..., 0], sigma_psd=sigma / 255.0, profile=chosen)
 
 
-
 def _zero_shot_check(image, **options) -> None:
     """Refuse images too small for the zero-shot pairs (and bad options), before any fitting."""
-    from . import zeroshot
-
     zeroshot.check_input(image)
     zeroshot.ZeroShotDenoiser(**options)
 
 
-@_register("zero-shot", uses_sigma=False, check=_zero_shot_check)
-def _zero_shot(
-    image,
-    sigma,
-    steps: int | None = None,
-    learning_rate: float | None = None,
-    width: int | None = None,
-    patch: int | None = None,
-    max_seconds: float | None = None,
-    seed: int | None = None,
-    progress: bool | None = None,
-):
+@_register("zero-shot", uses_sigma=False, check=_zero_shot_check, options_of=zeroshot.ZeroShotDenoiser)
+def _zero_shot(image, sigma, **options):
     """Zero-Shot Noise2Noise: a ~21k-parameter CNN fitted to the image's own down-sampled pairs."""
-    from . import zeroshot
+    return zeroshot.denoise(image, **options)
 
-    options = dict(steps=steps, learning_rate=learning_rate, width=width, patch=patch, max_seconds=max_seconds, seed=seed)
-    return zeroshot.denoise(image, progress=progress, **options)
 
 def _check_size(size, name: str) -> None:
     if not (isinstance(size, (int, np.integer)) and size >= 1):
@@ -307,7 +294,8 @@ def _method(method: str) -> _Method:
 
 
 def _check_options(method: _Method, options: dict) -> None:
-    accepted = [p for p in inspect.signature(method.function).parameters if p not in ("image", "sigma")]
+    source = method.function if method.options_of is None else method.options_of
+    accepted = [p for p in inspect.signature(source).parameters if p not in ("image", "sigma")]
     unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise ValueError(f"method {method.name!r} got unknown option(s) {unknown}: expected some of {accepted}")
