@@ -13,6 +13,8 @@ import json
 import os
 from pathlib import Path
 
+from .checksums import sha256
+
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 REGISTRY_FILE = WEIGHTS_DIR / "registry.json"
 
@@ -27,13 +29,6 @@ def registry() -> dict:
 def available() -> list[str]:
     """Names of the shipped weights."""
     return sorted(registry())
-
-
-def sha256(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file's bytes (:func:`denoise_tf.checksums.sha256`)."""
-    from .checksums import sha256 as file_sha256
-
-    return file_sha256(path)
 
 
 def entry(name: str) -> dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from denoise_tf import pretrained
+from denoise_tf import checksums, pretrained
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = pretrained.available()
@@ -22,7 +22,7 @@ def test_registry_entries_are_complete():
         for key in ("file", "sha256", "model", "model_options", "noise", "config", "train_data", "epochs", "wall_time_s", "hardware", "val_psnr"):
             assert key in entry, f"{name}: registry entry lacks {key!r}"
         assert (ROOT / entry["config"]).is_file(), f"{name}: config {entry['config']} missing"
-        assert pretrained.sha256(pretrained.WEIGHTS_DIR / entry["file"]) == entry["sha256"]
+        assert checksums.sha256(pretrained.WEIGHTS_DIR / entry["file"]) == entry["sha256"]
 
 
 def test_unknown_name_lists_the_shipped_ones():
