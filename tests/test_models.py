@@ -353,3 +353,26 @@ def test_opponent_luminance_is_the_shared_gray_dncnn_on_the_same_weights():
     np.testing.assert_allclose(predict(luminance, gray), predict(inner, np.repeat(gray, 3, axis=-1))[:2], atol=1e-6)
     assert opponent_luminance(build("dncnn", depth=5, filters=8, channels=3)) is None
     assert opponent_luminance(build("dncnn_opponent", depth=5, filters=8, channels=1)) is None
+
+
+def test_opponent_chroma_stride_denoises_the_chroma_phases_with_the_same_weights():
+    from denoise_tf import colour
+    from denoise_tf.models.dncnn import opponent_luminance
+
+    plain = build("dncnn_opponent", depth=4, filters=8)
+    shuffled = build("dncnn_opponent", depth=4, filters=8, chroma_stride=3)
+    shuffled.set_weights(plain.get_weights())
+    gray = opponent_luminance(shuffled)
+    x = np.random.default_rng(0).random((1, 11, 13, 3)).astype(np.float32)
+    run = lambda a: np.asarray(gray(a[None, ..., None]))[0, ..., 0]  # noqa: E731
+    opponent = colour.forward(x[0])
+    padded = np.pad(opponent[..., 1:], ((0, 1), (0, 2), (0, 0)), mode="symmetric")  # 12 x 15
+    chroma = np.empty_like(padded)
+    for i in range(3):
+        for j in range(3):
+            for c in range(2):
+                chroma[i::3, j::3, c] = run(padded[i::3, j::3, c])
+    expected = colour.inverse(np.concatenate([run(opponent[..., 0])[..., None], chroma[:11, :13]], axis=-1))
+    np.testing.assert_allclose(np.asarray(shuffled(x))[0], expected, atol=1e-5)
+    # the luminance path is the plain model's
+    np.testing.assert_allclose(np.asarray(gray(opponent[None, ..., :1])), np.asarray(opponent_luminance(plain)(opponent[None, ..., :1])), atol=1e-6)

@@ -33,6 +33,45 @@ def test_subsampled_pairs_are_edge_neighbours_never_the_same_pixel():
     assert all(p != q for p, q in selfsupervised.CHOICES) and len(set(selfsupervised.CHOICES)) == 8
 
 
+@pytest.mark.parametrize("stride, distance", [(3, 1), (3, 2), (4, 2), (4, 3)])
+def test_larger_stride_pairs_are_the_configured_distance_apart_in_one_cell(stride, distance):
+    n, h, w = 2, 4 * stride, 5 * stride
+    image = _index_image(n, h, w)
+    count = len(selfsupervised.cell_choices(stride, distance))
+    choices = np.arange(n * 4 * 5, dtype=np.int32).reshape(n, 4, 5) % count  # every choice occurs
+    first, second = (np.asarray(a)[..., 0].astype(int) for a in selfsupervised.subsample(image, choices, stride, distance))
+    assert first.shape == second.shape == (n, 4, 5)
+    assert np.all(first != second)  # never its own target
+    rows_a, cols_a = np.divmod(first % (h * w), w)
+    rows_b, cols_b = np.divmod(second % (h * w), w)
+    assert np.all(np.hypot(rows_a - rows_b, cols_a - cols_b) >= distance)
+    # distance along a row or a column, both pixels inside their own cell
+    assert np.all(np.minimum(np.abs(rows_a - rows_b), np.abs(cols_a - cols_b)) == 0)
+    cell_rows, cell_cols = np.mgrid[0:4, 0:5]
+    for rows, cols in ((rows_a, cols_a), (rows_b, cols_b)):
+        assert np.all(rows // stride == cell_rows) and np.all(cols // stride == cell_cols)
+    x, y_true = selfsupervised.noisy_only(_Pairs(), seed=1, stride=stride, distance=distance)[0]
+    assert set(np.unique(y_true[..., -1])) <= set(range(count))
+
+
+def test_objective_options_are_parsed_and_checked():
+    assert selfsupervised.parse_objective("neighbor2neighbor") == ("neighbor2neighbor", selfsupervised.OPTIONS)
+    name, options = selfsupervised.parse_objective("neighbor2neighbor:stride=4,distance=3,channels=luminance")
+    assert options == {"stride": 4, "distance": 3, "channels": "luminance"}
+    for bad in ("neighbor2neighbor:stride=4,distance=4", "neighbor2neighbor:distance=0", "neighbor2neighbor:stride=1",
+                "neighbor2neighbor:size=3", "neighbor2neighbor:channels=red", "neighbor2neighbor:stride=x", "supervised:stride=2"):
+        with pytest.raises(ValueError, match="objective"):
+            TrainConfig(objective=bad).validate()
+
+
+def test_luminance_option_needs_an_opponent_model():
+    import keras
+
+    model = keras.Sequential([keras.Input((None, None, 3)), keras.layers.Identity()])
+    with pytest.raises(ValueError, match="dncnn_opponent"):
+        selfsupervised.neighbor2neighbor_loss(model, channels="luminance")
+
+
 def test_odd_sides_drop_the_last_row_and_column():
     first, _ = selfsupervised.subsample(_index_image(1, 7, 9), np.zeros((1, 3, 4), np.int32))
     assert np.asarray(first).shape == (1, 3, 4, 1)
@@ -110,13 +149,13 @@ def test_adaptation_config_trains_two_tiny_epochs_and_resumes(noisy_folder, tmp_
     path = ROOT / "configs" / "n2n_adapt_iso.yaml"
     overrides = [f"train_data={noisy_folder}", f"output_dir={tmp_path}", "tensorboard=false"]
     config = TrainConfig.load(path, tiny=True, overrides=overrides)
-    assert config.objective == "neighbor2neighbor" and config.epochs == 2
+    assert config.objective.startswith("neighbor2neighbor") and config.epochs == 2
     history, run_dir = train(config, verbose=0)
     assert np.isfinite(history.history["loss"]).all() and len(history.history["loss"]) == 2
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["status"] == "finished" and summary["epochs_done"] == 2
     assert (run_dir / "best.weights.h5").is_file() and (run_dir / "last.weights.h5").is_file()
-    assert json.loads((run_dir / "config.json").read_text())["objective"] == "neighbor2neighbor"
+    assert json.loads((run_dir / "config.json").read_text())["objective"] == config.objective
     more = TrainConfig.load(path, tiny=True, overrides=overrides + ["epochs=3"])
     history, _ = train(more, resume=True, verbose=0)
     assert len(history.history["loss"]) == 1

@@ -11,7 +11,7 @@ import keras
 from keras import layers
 
 from . import register
-from .layers import OUTPUT_DTYPE, BatchToChannels, ChannelsToBatch, OpponentTransform
+from .layers import OUTPUT_DTYPE, BatchToChannels, ChannelsToBatch, ChromaPhases, OpponentTransform, PhasesToOpponent
 
 
 @register("dncnn")
@@ -49,15 +49,29 @@ def dncnn(
     return keras.Model(inputs, outputs, name=name or f"dncnn{depth}_{'gray' if channels == 1 else 'color'}")
 
 
+def _stack(depth: int, filters: int, channels: int, batch_norm: bool, frozen_statistics: bool = False) -> list:
+    """The DnCNN conv stack as a chain of layers (conv1, (conv, [bn,] relu) x (depth - 2), conv<depth>)."""
+    chain = [layers.Conv2D(filters, 3, padding="same", activation="relu", name="conv1")]
+    for i in range(2, depth):
+        chain.append(layers.Conv2D(filters, 3, padding="same", use_bias=not batch_norm, name=f"conv{i}"))
+        if batch_norm:
+            chain.append(
+                layers.BatchNormalization(epsilon=1e-4, momentum=0.95, name=f"bn{i}", trainable=not frozen_statistics)
+            )
+        chain.append(layers.ReLU(name=f"relu{i}"))
+    return chain + [layers.Conv2D(channels, 3, padding="same", name=f"conv{depth}", dtype=OUTPUT_DTYPE)]
+
+
+def _apply(chain: list, x):
+    """``x`` through a chain of layers."""
+    for layer in chain:
+        x = layer(x)
+    return x
+
+
 def _noise_estimate(x, depth: int, filters: int, channels: int, batch_norm: bool, frozen_statistics: bool = False):
     """The DnCNN conv stack on tensor ``x`` (``(N, H, W, channels)``): its last conv's output."""
-    x = layers.Conv2D(filters, 3, padding="same", activation="relu", name="conv1")(x)
-    for i in range(2, depth):
-        x = layers.Conv2D(filters, 3, padding="same", use_bias=not batch_norm, name=f"conv{i}")(x)
-        if batch_norm:
-            x = layers.BatchNormalization(epsilon=1e-4, momentum=0.95, name=f"bn{i}", trainable=not frozen_statistics)(x)
-        x = layers.ReLU(name=f"relu{i}")(x)
-    return layers.Conv2D(channels, 3, padding="same", name=f"conv{depth}", dtype=OUTPUT_DTYPE)(x)
+    return _apply(_stack(depth, filters, channels, batch_norm, frozen_statistics), x)
 
 
 @register("dncnn_opponent")
@@ -66,6 +80,7 @@ def dncnn_opponent(
     filters: int = 64,
     channels: int = 3,
     frozen_statistics: bool = True,
+    chroma_stride: int = 1,
     name: str | None = None,
 ) -> keras.Model:
     """Colour DnCNN in opponent space: one gray DnCNN shared by the luminance and the two chroma channels.
@@ -89,9 +104,17 @@ def dncnn_opponent(
         BatchNorm layers keep their moving statistics and scale/offset during training (they run
         as at inference): a fine-tuned start then changes only through its convolutions, and a
         batch mixing luminance and chroma patches never replaces the gray statistics.
+    chroma_stride : int
+        1: the chroma channels are denoised as they are. ``s > 1``: pixel-shuffle down-sampling
+        of the chroma channels (:class:`~denoise_tf.models.layers.ChromaPhases`): the shared net
+        denoises each of their ``s*s`` phases, whose neighbouring pixels are ``s`` apart, so
+        low-frequency chroma noise (camera noise, ``iso:``) reaches it nearly white; the
+        luminance stays at full resolution. Same weights as ``chroma_stride=1``.
     """
     if depth < 3:
         raise ValueError(f"dncnn_opponent depth must be >= 3, got {depth}")
+    if chroma_stride < 1:
+        raise ValueError(f"dncnn_opponent chroma_stride must be >= 1, got {chroma_stride}")
     if channels not in (1, 3):
         raise ValueError(f"dncnn_opponent channels must be 3 (RGB) or 1 (gray), got {channels}")
     if channels == 1:  # a gray image is its own luminance: the shared gray DnCNN alone, same weights
@@ -101,6 +124,14 @@ def dncnn_opponent(
         return keras.Model(inputs, outputs, name=name or f"dncnn{depth}_opponent_gray")
     inputs = keras.Input((None, None, 3), name="noisy")
     channels = OpponentTransform(name="to_opponent")(inputs)
+    if chroma_stride > 1:  # one chain of layers, called on the luminance and on the chroma phases
+        chain = _stack(depth, filters, 1, True, frozen_statistics)
+        luminance, phases = ChromaPhases(chroma_stride, name="channels_to_batch")(channels)
+        luminance = layers.Subtract(name="denoised_gray", dtype=OUTPUT_DTYPE)([luminance, _apply(chain, luminance)])
+        phases = layers.Subtract(name="denoised_phases", dtype=OUTPUT_DTYPE)([phases, _apply(chain, phases)])
+        channels = PhasesToOpponent(chroma_stride, name="batch_to_channels", dtype=OUTPUT_DTYPE)([luminance, phases, channels])
+        outputs = OpponentTransform(inverse=True, name="denoised", dtype=OUTPUT_DTYPE)(channels)
+        return keras.Model(inputs, outputs, name=name or f"dncnn{depth}_opponent_pd{chroma_stride}")
     gray = ChannelsToBatch(name="channels_to_batch")(channels)
     noise = _noise_estimate(gray, depth, filters, 1, True, frozen_statistics)
     gray = layers.Subtract(name="denoised_gray", dtype=OUTPUT_DTYPE)([gray, noise])

@@ -144,3 +144,61 @@ class BatchToChannels(keras.layers.Layer):
 
     def compute_output_shape(self, input_shapes):
         return input_shapes[1]
+
+
+@keras.saving.register_keras_serializable(package="denoise_tf")
+class ChromaPhases(keras.layers.Layer):
+    """Opponent ``(N, H, W, 3)`` -> luminance ``(N, H, W, 1)`` and chroma phases ``(2*s*s*N, h, w, 1)``.
+
+    Pixel-shuffle down-sampling (Zhou et al., 2020) of the two chroma channels: ``h, w =
+    ceil(H/s), ceil(W/s)``; phase ``(i, j)`` of a channel holds pixels ``(s*y + i, s*x + j)``, so
+    neighbouring pixels of a phase are ``s`` apart in the image and noise correlated over fewer
+    than ``s`` pixels is nearly white on it. Sides are reflect-padded to multiples of ``s`` first.
+    Order: channel, row phase, column phase, then image.
+    """
+
+    def __init__(self, stride: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.stride = int(stride)
+
+    def call(self, x):
+        s = self.stride
+        shape = ops.shape(x)
+        h, w = (shape[1] + s - 1) // s, (shape[2] + s - 1) // s
+        chroma = ops.pad(x[..., 1:], [[0, 0], [0, s - 1], [0, s - 1], [0, 0]], mode="symmetric")
+        chroma = ops.reshape(chroma[:, : h * s, : w * s, :], (-1, h, s, w, s, 2))
+        chroma = ops.transpose(chroma, (5, 2, 4, 0, 1, 3))  # (2, s, s, N, h, w)
+        return x[..., :1], ops.reshape(chroma, (-1, h, w, 1))
+
+    def compute_output_shape(self, input_shape):
+        n, h, w, _ = input_shape
+        s = self.stride
+        side = lambda v: None if v is None else -(-v // s)  # noqa: E731
+        return (n, h, w, 1), (None if n is None else 2 * s * s * n, side(h), side(w), 1)
+
+    def get_config(self):
+        return {**super().get_config(), "stride": self.stride}
+
+
+@keras.saving.register_keras_serializable(package="denoise_tf")
+class PhasesToOpponent(keras.layers.Layer):
+    """Inverse of :class:`ChromaPhases`: ``[luminance, phases, reference (N, H, W, 3)] -> (N, H, W, 3)``."""
+
+    def __init__(self, stride: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.stride = int(stride)
+
+    def call(self, inputs):
+        luminance, phases, reference = inputs
+        s = self.stride
+        shape, ref = ops.shape(phases), ops.shape(reference)
+        h, w = shape[1], shape[2]
+        chroma = ops.reshape(phases, (2, s, s, -1, h, w))
+        chroma = ops.reshape(ops.transpose(chroma, (3, 4, 1, 5, 2, 0)), (-1, h * s, w * s, 2))
+        return ops.concatenate([luminance, chroma[:, : ref[1], : ref[2], :]], axis=-1)
+
+    def compute_output_shape(self, input_shapes):
+        return input_shapes[2]
+
+    def get_config(self):
+        return {**super().get_config(), "stride": self.stride}
