@@ -223,8 +223,8 @@ def main(argv=None) -> int:
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
         f"TensorFlow {tf.__version__}, Keras {keras.__version__}; 1-minute load average {load:.1f} at the start, "
-        f"{end_load:.1f} at the end (a load above the core count slows every timing: this machine runs a "
-        "niced training job beside the benchmark).",
+        f"{end_load:.1f} at the end (the benchmark's own threads add up to its thread count at the end; "
+        "a load above the core count at the start means other jobs slowed every timing).",
         f"FP32 matmul rate (NumPy 2048x2048, best of 5): **{rate:.1f} GFLOP/s** at the start; shares use the rate "
         "measured just before each model.",
         "",
