@@ -224,12 +224,13 @@ def luminance_model(model):
         entry = _LUMINANCE.get(key)
         if entry is not None and entry[0]() is model:
             return entry[1]
-    layers = getattr(model, "layers", None)
-    if not layers or not any(layer.name == "channels_to_batch" for layer in layers):
+    if not getattr(model, "layers", None):
         return None
     from .models.dncnn import opponent_luminance
 
-    luminance = opponent_luminance(model)
+    luminance = opponent_luminance(model)  # None for every other model
+    if luminance is None:
+        return None
     with _LUMINANCE_LOCK:
         _LUMINANCE[key] = (weakref.ref(model), luminance)
     weakref.finalize(model, _LUMINANCE.pop, key, None)
