@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from .checksums import sha256
+from . import checksums
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 REGISTRY_FILE = WEIGHTS_DIR / "registry.json"
@@ -113,7 +113,7 @@ def load(name: str):
     path = WEIGHTS_DIR / info["file"]
     if not path.is_file():
         raise FileNotFoundError(f"weights file of {name!r} missing: {path}")
-    actual = sha256(path)
+    actual = checksums.sha256(path)
     if actual != info["sha256"]:
         raise ValueError(
             f"weights file {path} is corrupt or truncated: sha256 {actual[:16]}... expected {info['sha256'][:16]}... "
@@ -225,7 +225,7 @@ def ship(run_dir: str | os.PathLike, name: str, notes: str = "", status: str = "
     devices = run_devices(summary)
     info = {
         "file": target.name,
-        "sha256": sha256(target),
+        "sha256": checksums.sha256(target),
         "model": config["model"],
         "model_options": config.get("model_options", {}),
         "noise": config["noise"],

@@ -456,12 +456,12 @@ def unshipped_check(run: Path, name: str, config: dict, results: Path, fresh: bo
 
     Returns ``{"protocol": ..., "required": [misses]}``.
     """
-    from . import pretrained
+    from . import checksums
 
     cache = Path(results) / "unshipped.json"
     entries = json.loads(cache.read_text()) if cache.exists() else {}
     key = f"{Path(run).as_posix()} as {name}"
-    digest = pretrained.sha256(Path(run) / "best.weights.h5")
+    digest = checksums.sha256(Path(run) / "best.weights.h5")
     if not fresh and entries.get(key, {}).get("fingerprint") == digest:
         return entries[key]
     check = subset_check(str(run), name, entry=config, target=False)

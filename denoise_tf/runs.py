@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .checksums import sha256  # noqa: F401  (runs.sha256: the run folders' checksum)
+from . import checksums
 
 CONFIG = "config.json"
 LOG = "log.csv"
@@ -188,7 +188,7 @@ def checksum_path(weights: str | os.PathLike) -> Path:
 def write_checksums(manifest: str | os.PathLike, files) -> Path:
     """Write a ``sha256sum`` manifest (``<hex>  <name>`` lines) of ``files`` (in its folder), atomically."""
     manifest = Path(manifest)
-    lines = [f"{sha256(f)}  {Path(f).name}\n" for f in files]
+    lines = [f"{checksums.sha256(f)}  {Path(f).name}\n" for f in files]
     return write_text(manifest, "".join(lines))
 
 
@@ -215,7 +215,7 @@ def verify_checksums(manifest: str | os.PathLike, required=()) -> str | None:
         path = manifest.parent / name
         if not path.is_file():
             return f"{name} (listed in {manifest.name}) is missing"
-        if sha256(path) != digest:
+        if checksums.sha256(path) != digest:
             return f"{name} does not match its sha256 in {manifest.name} (changed or cut short after it was written)"
     return None
 

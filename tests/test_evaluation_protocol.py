@@ -363,18 +363,25 @@ def test_evaluate_command_scores_gray_and_classical_models_on_the_same_colour_im
 
 def test_the_evaluate_command_loads_and_verifies_the_weights_once_for_three_sigmas(colour_set, monkeypatch, capsys):
     """One model at three sigma: one weights load (and sha256 check), the level set per sigma."""
-    from denoise_tf import pretrained
+    from denoise_tf import checksums, pretrained
     from denoise_tf.__main__ import main
 
     real, calls = pretrained.load, []
+    real_sha256, hashed = checksums.sha256, []
 
     def load(name):
         calls.append(name)
         return real(name)
 
+    def sha256(path):
+        hashed.append(os.path.basename(path))
+        return real_sha256(path)
+
     monkeypatch.setattr(pretrained, "load", load)
+    monkeypatch.setattr(checksums, "sha256", sha256)
     assert main(["evaluate", "--model", "ffdnet-gray", "--dataset", str(colour_set), "--sigma", "15", "25", "50", "--json"]) == 0
     assert calls == ["ffdnet-gray"]
+    assert [name for name in hashed if name.endswith(".weights.h5")] == [pretrained.entry("ffdnet-gray")["file"]]
     summary = json.loads(capsys.readouterr().out)["summary"]
     means = {row["sigma"]: row["psnr"] for row in summary}
     assert sorted(means) == [15.0, 25.0, 50.0] and means[15.0] > means[25.0] > means[50.0]

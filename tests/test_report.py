@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from denoise_tf import evaluate, report, targets
+from denoise_tf import checksums, evaluate, report, targets
 
 
 def test_target_checks_compare_against_the_paper_and_bm3d():
@@ -172,7 +172,7 @@ def tiny_registry(tmp_path, monkeypatch):
         path = folder / f"{name}.weights.h5"
         models.build(builder, **options).save_weights(str(path))
         entries[name] = {
-            "file": path.name, "sha256": pretrained.sha256(path), "model": builder, "model_options": options, "noise": spec,
+            "file": path.name, "sha256": checksums.sha256(path), "model": builder, "model_options": options, "noise": spec,
             "config": f"configs/{name}.yaml", "train_data": "tiny", "epochs": 1, "epochs_done": 1, "epochs_planned": 2,
             "patches_seen_at_best": 16, "wall_time_s": 6.0, "hardware": ["cpu"], "val_data": "tiny", "val_psnr": 20.0,
             "status": "interim",
