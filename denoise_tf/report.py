@@ -29,6 +29,8 @@ their ``.json`` also holding ``noise`` and ``clip_input``. A build with only som
 only those, by default to ``results/RESULTS_<sections>.md`` (RESULTS.md is left alone): CBM3D over
 CBSD68 under every condition takes hours on a small CPU, and the cache makes it resumable section
 by section. Level-taking baselines get the oracle noise level (:mod:`denoise_tf.evaluate`).
+Run folders of models not shipped are listed with the verdicts of their shipping checks
+(:data:`SHIPPING_CHECKS`, written by ``scripts/shipping_checks.py``).
 """
 
 from __future__ import annotations
@@ -54,11 +56,9 @@ from .targets import (
     NOISE_TEST_IMAGES,
     PUBLISHED,
     PUBLISHED_COLOR,
-    RUNS,
     claim_check,
     colour_model_checks,
     model_sigmas,
-    subset_check,
     target_checks,
 )
 
@@ -449,58 +449,50 @@ def _iso_section(models, results, fresh, limit, means, seconds) -> list[str]:
     return lines + ["", "Commands:", ""] + commands + [""]
 
 
-def unshipped_check(run: Path, name: str, config: dict, results: Path, fresh: bool = False) -> dict:
-    """``name``'s shipping check (:func:`denoise_tf.targets.subset_check`, ``required`` only) of
-    run folder ``run`` (``config``: its ``config.json``), cached in ``<results>/unshipped.json`` under
-    the sha256 of its best weights.
+#: The shipping checks of run folders not shipped yet, under ``<results>/``: written by
+#: ``scripts/shipping_checks.py`` (the check ``scripts/ship_weights.py`` runs), read by
+#: :func:`build` for "Trained, not shipped". ``{key: {"fingerprint": sha256 of the run's best
+#: weights, "protocol": {...}, "required": [misses]}}``, keys from :func:`shipping_check_key`.
+SHIPPING_CHECKS = "unshipped.json"
 
-    Returns ``{"protocol": ..., "required": [misses]}``.
+
+def shipping_check_key(run, name: str) -> str:
+    """The :data:`SHIPPING_CHECKS` key of run folder ``run`` checked as model ``name``: ``"<run> as <name>"``."""
+    return f"{Path(run).as_posix()} as {name}"
+
+
+def _unshipped_section(results: Path) -> list[str]:
+    """The models not shipped: each run folder with a shipping check (:data:`SHIPPING_CHECKS`), and why.
+
+    A check made on other weights than the run's best ones now says so instead of its verdict.
     """
-    from . import checksums
+    from . import checksums, pretrained
 
-    cache = Path(results) / "unshipped.json"
+    cache = Path(results) / SHIPPING_CHECKS
     entries = json.loads(cache.read_text()) if cache.exists() else {}
-    key = f"{Path(run).as_posix()} as {name}"
-    digest = checksums.sha256(Path(run) / "best.weights.h5")
-    if not fresh and entries.get(key, {}).get("fingerprint") == digest:
-        return entries[key]
-    check = subset_check(str(run), name, entry=config, target=False)
-    entries[key] = {"fingerprint": digest, "protocol": check["protocol"], "required": check["required"]}
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(json.dumps(entries, indent=1, sort_keys=True) + "\n")
-    return entries[key]
-
-
-def _unshipped_section(runs: Path, results: Path, fresh: bool = False) -> list[str]:
-    """The colour models not shipped: each run folder that trains one (:data:`RUNS`), and why.
-
-    A run's best weights are shipped once they pass the model's shipping check (the ``required``
-    baselines of :func:`denoise_tf.targets.subset_check`, run on its two images; cached by
-    :func:`unshipped_check`).
-    """
-    from . import pretrained
-
     rows = []
-    for name, folders in RUNS.items():
-        if name in pretrained.available():
+    for key, check in entries.items():
+        folder, name = key.rsplit(" as ", 1)
+        run = Path(folder)
+        if name in pretrained.available() or not ((run / "summary.json").exists() and (run / "best.weights.h5").exists()):
             continue
-        for folder in folders:
-            run = Path(runs) / folder
-            if not ((run / "summary.json").exists() and (run / "best.weights.h5").exists()):
-                continue
-            summary = json.loads((run / "summary.json").read_text())
-            config = json.loads((run / "config.json").read_text())
-            check = unshipped_check(run, name, config, results, fresh)
-            proto = check["protocol"]
-            test = f"`{proto['noise']}`" if proto["noise"] is not None else f"σ={proto['sigma']}"
-            why = "misses: " + "; ".join(check["required"]) if check["required"] else "passes: ship it (`scripts/ship_weights.py`)"
-            devices = pretrained.run_devices(summary)
-            rows.append(
-                f"| {name} | `{run.as_posix()}` (`configs/{config['name']}.yaml`) | {summary.get('best_epoch')} / "
-                f"{summary.get('epochs_done')} / {config['epochs']} | {summary.get('patches_seen', 0):,} | "
-                f"{summary.get('wall_time_s', 0) / 60:.0f} min | {', '.join(devices)} | {summary.get('best_val_psnr', float('nan')):.2f} dB | "
-                f"{proto['dataset'].upper()} {test}, first 2 images: {why} |"
-            )
+        summary = json.loads((run / "summary.json").read_text())
+        config = json.loads((run / "config.json").read_text())
+        proto = check["protocol"]
+        test = f"`{proto['noise']}`" if proto["noise"] is not None else f"σ={proto['sigma']}"
+        if check["fingerprint"] != checksums.sha256(run / "best.weights.h5"):
+            why = "not checked since its best weights changed (`python scripts/shipping_checks.py`)"
+        elif check["required"]:
+            why = "misses: " + "; ".join(check["required"])
+        else:
+            why = "passes: ship it (`scripts/ship_weights.py`)"
+        devices = pretrained.run_devices(summary)
+        rows.append(
+            f"| {name} | `{run.as_posix()}` (`configs/{config['name']}.yaml`) | {summary.get('best_epoch')} / "
+            f"{summary.get('epochs_done')} / {config['epochs']} | {summary.get('patches_seen', 0):,} | "
+            f"{summary.get('wall_time_s', 0) / 60:.0f} min | {', '.join(devices)} | {summary.get('best_val_psnr', float('nan')):.2f} dB | "
+            f"{proto['dataset'].upper()} {test}, first 2 images: {why} |"
+        )
     if not rows:
         return []
     return [
@@ -508,7 +500,7 @@ def _unshipped_section(runs: Path, results: Path, fresh: bool = False) -> list[s
         "",
         "Run folders of colour models whose best weights do not yet pass the shipping check (every one of the "
         "first two test images above the noisy input and the median filter, by the margins of "
-        "`denoise_tf.targets.subset_protocol`), so no registry entry names them yet. "
+        "`scripts/shipping_checks.py`), so no registry entry names them yet. "
         "Resume one: `python -m denoise_tf train CONFIG --resume`.",
         "",
         "| model | run folder (config) | epochs (best / done / planned) | patches seen | wall time | hardware | val PSNR | shipping check |",
@@ -636,7 +628,7 @@ def build(
         lines += staged
     lines += ["", "Train or resume one: `python -m denoise_tf train CONFIG [--resume]` (on a GPU machine: `scripts/GPU.md`).", ""]
     if set(sections) & {"colour", "mixed", "iso"}:
-        lines += _unshipped_section(Path("runs"), results, fresh)
+        lines += _unshipped_section(results)
     if "gray" in sections:
         blind = [m for m in models if len(model_sigmas(m)) > 1] + ["bm3d"]
         figure = psnr_vs_sigma(blind, "set12", sweep, results, figures / "results_psnr_vs_sigma.png", limit=limit)

@@ -1,10 +1,10 @@
 """Reproduction targets of the shipped models and the test conditions they are judged under.
 
 Published figures (quoted from the papers), the Gaussian levels and the colour test conditions
-(mixed noise, camera ISO noise), the checks that turn mean PSNR into "met / not met" rows of
-RESULTS.md (:func:`target_checks` for the gray models, :func:`colour_model_checks` for the colour and
-write-up models, :func:`claim_check` for seed 003's claim), and :func:`subset_protocol`, how
-``tests/test_pretrained.py`` checks each shipped model on a two-image subset.
+(mixed noise, camera ISO noise, the images they use), and the checks that turn mean PSNR into
+"met / not met" rows of RESULTS.md (:func:`target_checks` for the gray models,
+:func:`colour_model_checks` for the colour and write-up models, :func:`claim_check` for the
+mixed-noise model's claim).
 """
 
 from __future__ import annotations
@@ -62,25 +62,15 @@ CLAIM = {"noisy": (18.0, 25.0), "restored": (30.0, 40.0), "ssim": 0.90}
 
 #: The colour and write-up models, by section.
 MIXED_MODELS = ("dncnn-mixed",)
-
-#: The run folders (under ``runs/``) that train each colour model, the GPU recipe's first: RESULTS.md
-#: lists those of a model not shipped (its best weights miss the shipping check, :func:`subset_check`).
-RUNS = {
-    "cdncnn-b": ("cdncnn_b", "cdncnn_b_cpu"),
-    "cdncnn-opponent": ("cdncnn_opponent_cpu",),
-    "dncnn-mixed": ("dncnn_mixed", "dncnn_mixed_cpu"),
-    "dilated-iso": ("dilated_iso", "dilated_iso_cpu"),
-    "sequential-sidd": ("sequential_sidd", "sequential_sidd_cpu"),
-}
-
-
 ISO_MODELS = ("dilated-iso", "sequential-sidd")
 
 #: Gray models shown on the colour set beside the colour models, by colour path
 #: (:data:`denoise_tf.colour.MODES`): what a colour model has to beat without training on colour.
 GRAY_ON_COLOUR = (("dncnn-b", "opponent"), ("dncnn-b", "rgb"))
 
+#: The passes of each model of the ISO table (``dilated-iso`` run once and twice over its output).
 ISO_PASSES = {"dilated-iso": (1, 2)}
+
 
 def model_sigmas(name: str) -> tuple:
     """The sigmas a model is meant for: its own for DnCNN-S, all of SIGMAS otherwise."""
@@ -244,95 +234,3 @@ def colour_model_checks(means: dict, seconds: dict | None = None, models=None) -
         lambda o, n, m: (f"{o:.2f} dB (noisy {n:.2f}, median {m:.2f}" + (f"; dncnn-s25 {ref:.2f})" if ref is not None else ")"), o > n and o > m),
     )
     return checks
-
-
-def subset_protocol(name: str, entry: dict | None = None) -> dict:
-    """How shipped model ``name`` is checked on a 2-image subset (``tests/test_pretrained.py``).
-
-    ``entry`` (``model``, ``model_options``, ``noise``) stands in for the registry entry of a model
-    not shipped yet (a run folder's ``config.json``, see :func:`subset_check`).
-
-    Returns
-    -------
-    dict
-        ``dataset``; ``sigma`` (Gaussian, 0-255) or ``noise`` (a spec; the other is None);
-        ``clip_input``; ``options`` (denoiser options); ``required``: ``[(baseline, margin dB)]``
-        every image must beat (``"noisy"`` is the noisy input); ``target``: the model's
-        BM3D-class ``[(baseline, margin)]``, asserted for final weights, an expected failure for
-        interim ones; ``note``: the target in words.
-    """
-    from . import pretrained
-
-    entry = pretrained.entry(name) if entry is None else entry
-    color = pretrained.entry_channels(entry) == 3
-    sanity = [("noisy", 5.0), ("median", 1.0)]
-    if name == "simple-cnn-s25" or entry.get("model") == "simple_cnn":
-        sigma = model_sigmas(name)[0] if len(model_sigmas(name)) == 1 else 25
-        return dict(dataset="set12", sigma=sigma, noise=None, clip_input=False, options={},
-                    required=[("noisy", 0.0), ("median", 0.0)], target=[], note="above the noisy input and the median filter")
-    if name in MIXED_MODELS:
-        return dict(dataset=COLOR_SET, sigma=None, noise=MIXED_TESTS[5], clip_input=False, options={},
-                    required=[("noisy", 0.0), ("median", 0.0)], target=[("median", 3.0), ("bm3d", 3.0)],
-                    note="at least 3 dB above the best classical filter")
-    if name == "sequential-sidd":
-        return dict(dataset=COLOR_SET, sigma=None, noise=ISO_TESTS[-1], clip_input=ISO_CLIP_INPUT, options={},
-                    required=[("noisy", 0.0), ("median", 0.0)], target=[], note="above the noisy input and the median filter")
-    if name in ISO_MODELS:
-        return dict(dataset=COLOR_SET, sigma=None, noise=ISO_TESTS[-1], clip_input=ISO_CLIP_INPUT, options={},
-                    required=[("noisy", 0.0), ("median", 0.0)], target=[("bm3d", 0.0)], note="above CBM3D on ISO noise")
-    sigmas = model_sigmas(name)
-    sigma = 25 if 25 in sigmas else sigmas[0]
-    return dict(dataset=COLOR_SET if color else "set12", sigma=sigma, noise=None, clip_input=False, options={},
-                required=sanity, target=[("bm3d", 0.0)], note="above (C)BM3D")
-
-
-def subset_check(model: str, name: str | None = None, entry: dict | None = None, limit: int = 2, target: bool = True) -> dict:
-    """Run model ``name``'s subset protocol (:func:`subset_protocol`) on ``model``.
-
-    Parameters
-    ----------
-    model : str
-        What is evaluated: a shipped weights name, or a run folder (its best weights).
-    name : str or None
-        Whose protocol: a shipped model name (``cdncnn-b``); default ``model``.
-    entry : dict or None
-        Registry-like ``model`` / ``model_options`` / ``noise`` of a model not shipped yet.
-    limit : int
-        Images of the test set (the first ones, name order).
-    target : bool
-        Also run the ``target`` baselines (CBM3D: about 20 s per colour image); False checks
-        ``required`` only and returns ``target`` None.
-
-    Returns
-    -------
-    dict
-        ``protocol``; ``rows`` (the model's per-image rows); ``baselines`` (``{baseline: rows}``,
-        ``"noisy"`` the noisy input); ``required`` and ``target``: the misses of each list, as
-        ``"image: x dB <= baseline y + margin dB"`` strings (empty when every image beats them).
-    """
-    from . import evaluate
-
-    name = model if name is None else name
-    proto = subset_protocol(name, entry)
-    level = {"noise": [proto["noise"]]} if proto["noise"] is not None else {"sigmas": [proto["sigma"]]}
-
-    def run(method, **options):
-        return evaluate.evaluate(method, proto["dataset"], limit=limit, clip_input=proto["clip_input"], **level, **options)
-
-    rows = run(model, **proto["options"])
-    baselines = {"noisy": [{"image": r["image"], "psnr": r["noisy_psnr"]} for r in rows]}
-    for baseline, _ in proto["required"] + (proto["target"] if target else []):
-        if baseline not in baselines:
-            baselines[baseline] = run(baseline)
-
-    def misses(checks):
-        return [
-            f"{mine['image']}: {mine['psnr']:.2f} dB <= {baseline} {theirs['psnr']:.2f} + {margin:g} dB"
-            for baseline, margin in checks
-            for mine, theirs in zip(rows, baselines[baseline])
-            if not mine["psnr"] > theirs["psnr"] + margin
-        ]
-
-    return dict(
-        protocol=proto, rows=rows, baselines=baselines, required=misses(proto["required"]), target=misses(proto["target"]) if target else None
-    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -38,3 +39,13 @@ def run_on_backend(backend: str, script: str, folder) -> dict:
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["backend"] == backend
     return report
+
+
+def load_script(name: str):
+    """The module of ``scripts/<name>.py`` (scripts are no package), imported once per test session."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]

@@ -11,6 +11,8 @@ import pytest
 
 from denoise_tf import checksums, pretrained
 
+from helpers import load_script
+
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = pretrained.available()
 
@@ -66,17 +68,17 @@ def test_the_same_file_gives_the_same_output_on_jax(tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_model_on_a_subset(name, shared_data, monkeypatch):
-    """Two test images under the model's own protocol (``targets.subset_protocol``).
+    """Two test images under the model's own protocol (``scripts/shipping_checks.py``).
 
     Always: above its ``required`` baselines (noisy input, median filter, by their margins) and
-    equal to the stored results (the cached rows of ``python -m denoise_tf report``). The issue's
+    equal to the stored results (the cached rows of ``python -m denoise_tf report``). The
     BM3D-class ``target`` is asserted for final weights; for interim ones (training still in
     progress) a miss is reported as an expected failure with the numbers.
     """
     monkeypatch.setenv("DENOISE_TF_DATA", str(shared_data))
-    from denoise_tf import report, targets
+    from denoise_tf import report
 
-    check = targets.subset_check(name)
+    check = load_script("shipping_checks").subset_check(name)
     proto, ours = check["protocol"], check["rows"]
     condition = proto["noise"] if proto["noise"] is not None else proto["sigma"]
     assert not check["required"], f"{name} ({proto['dataset']}, {condition}): {'; '.join(check['required'])}"

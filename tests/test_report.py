@@ -9,6 +9,10 @@ import pytest
 
 from denoise_tf import checksums, evaluate, report, targets
 
+from helpers import load_script
+
+shipping_checks = load_script("shipping_checks")
+
 
 def test_target_checks_compare_against_the_paper_and_bm3d():
     means = {("dncnn-s15", 15): 31.70, ("bm3d", 15): 31.0, ("dncnn-s25", 25): 29.0, ("bm3d", 25): 28.5}
@@ -227,18 +231,18 @@ def test_cache_paths_keep_the_gaussian_layout(tmp_path):
 
 
 def test_subset_protocol_per_model(tiny_registry):
-    gray = targets.subset_protocol("dncnn-s25")
+    gray = shipping_checks.subset_protocol("dncnn-s25")
     assert (gray["dataset"], gray["sigma"], gray["target"]) == ("set12", 25, [("bm3d", 0.0)])
-    small = targets.subset_protocol("simple-cnn-s25")
+    small = shipping_checks.subset_protocol("simple-cnn-s25")
     assert small["target"] == [] and {b for b, _ in small["required"]} == {"noisy", "median"}
-    colour = targets.subset_protocol("cdncnn-b")
+    colour = shipping_checks.subset_protocol("cdncnn-b")
     assert (colour["dataset"], colour["sigma"], colour["target"]) == ("cbsd68", 25, [("bm3d", 0.0)])
-    mixed = targets.subset_protocol("dncnn-mixed")
+    mixed = shipping_checks.subset_protocol("dncnn-mixed")
     assert mixed["noise"] in targets.MIXED_TESTS and ("bm3d", 3.0) in mixed["target"]
     for name in ("dilated-iso", "sequential-sidd"):
-        proto = targets.subset_protocol(name)
+        proto = shipping_checks.subset_protocol(name)
         assert proto["noise"] in targets.ISO_TESTS and proto["clip_input"] is True and proto["sigma"] is None
-    assert targets.subset_protocol("sequential-sidd")["target"] == []
+    assert shipping_checks.subset_protocol("sequential-sidd")["target"] == []
 
 
 def test_colour_sections_with_tiny_models(tiny_registry, tmp_path, monkeypatch):
@@ -329,26 +333,32 @@ def _untrained_run(runs, folder, monkeypatch):
 def test_unshipped_run_is_listed_with_the_check_it_misses(shared_data, tmp_path, monkeypatch):
     """A colour model with no registry entry shows up under "Trained, not shipped" with its figures."""
     monkeypatch.setenv("DENOISE_TF_DATA", str(shared_data))
-    _untrained_run(tmp_path / "runs", "cdncnn_b_cpu", monkeypatch)
-    lines = report._unshipped_section(tmp_path / "runs", tmp_path / "results")
+    runs, results = tmp_path / "runs", tmp_path / "results"
+    _untrained_run(runs, "cdncnn_b_cpu", monkeypatch)
+    assert report._unshipped_section(results) == []  # no check made yet
+    checks = shipping_checks.check_runs(runs, results)
+    assert list(checks) == [report.shipping_check_key(runs / "cdncnn_b_cpu", "cdncnn-b")]
+    lines = report._unshipped_section(results)
     rows = [line for line in lines if line.startswith("| cdncnn-b |")]
     assert len(rows) == 1, lines
     row = rows[0]
     assert "`configs/cdncnn_b_cpu.yaml`" in row and "| 1 / 1 / 50 |" in row and "21.50 dB" in row and "| CPU |" in row
     # an untrained model is no denoiser: it misses "noisy + 5 dB" on both of CBSD68's first images
     assert "CBSD68 σ=25, first 2 images: misses:" in row and row.count("<= noisy") == 2
-    # a second build reads the check from the cache (keyed by the weights' sha256) ...
+    # a second check reads the verdict from the cache (keyed by the weights' sha256) ...
     def refuse(*args, **kwargs):
         raise AssertionError("evaluated again although the cache matched")
 
     monkeypatch.setattr(evaluate, "evaluate", refuse)
-    assert report._unshipped_section(tmp_path / "runs", tmp_path / "results") == lines
-    # ... unless the weights changed
+    assert shipping_checks.check_runs(runs, results) == checks
+    assert report._unshipped_section(results) == lines
+    # ... unless the weights changed: the report says so, the check runs again
     from denoise_tf import models
 
-    models.build("dncnn", depth=3, filters=8, channels=3).save_weights(str(tmp_path / "runs" / "cdncnn_b_cpu" / "best.weights.h5"))
+    models.build("dncnn", depth=3, filters=8, channels=3).save_weights(str(runs / "cdncnn_b_cpu" / "best.weights.h5"))
+    assert "first 2 images: not checked since its best weights changed" in report._unshipped_section(results)[-2]
     with pytest.raises(AssertionError, match="evaluated again"):
-        report._unshipped_section(tmp_path / "runs", tmp_path / "results")
+        shipping_checks.check_runs(runs, results)
 
 
 @pytest.mark.slow
