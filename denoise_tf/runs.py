@@ -31,6 +31,7 @@ import json
 import math
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,23 +99,26 @@ def _fsync_folder(folder: Path) -> None:
         os.close(handle)
 
 
-def _commit(tmp: Path, path: Path) -> None:
-    os.replace(tmp, path)
-    _fsync_folder(path.parent)
+@contextmanager
+def _replacing(path: Path):
+    """Yield a temporary path beside ``path``; once the block has written it, fsync it and
+    ``os.replace`` it onto ``path`` (on an error the temporary file is removed, ``path`` untouched)."""
+    tmp = _temporary(path)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        _fsync_folder(path.parent)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` atomically (temporary file, fsync, ``os.replace``)."""
     path = Path(path)
-    tmp = _temporary(path)
-    try:
-        with open(tmp, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        _commit(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with _replacing(path) as tmp:
+        tmp.write_bytes(data)
     return path
 
 
@@ -131,28 +135,16 @@ def write_json(path: str | os.PathLike, value) -> Path:
 def copy_file(source: str | os.PathLike, target: str | os.PathLike) -> Path:
     """Copy ``source`` to ``target`` atomically (the target is the old file or the full copy)."""
     target = Path(target)
-    tmp = _temporary(target)
-    try:
+    with _replacing(target) as tmp:
         shutil.copyfile(source, tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        _commit(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return target
 
 
 def save_weights(model, path: str | os.PathLike) -> Path:
     """``model.save_weights`` to a temporary ``.weights.h5`` beside ``path``, then ``os.replace``."""
     path = Path(path)
-    tmp = _temporary(path)
-    try:
+    with _replacing(path) as tmp:
         model.save_weights(str(tmp))
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        _commit(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
