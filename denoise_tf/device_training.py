@@ -97,24 +97,6 @@ def gaussian_noise(spec) -> GaussianNoise:
     return GaussianNoise(float(low), float(high), bool(parsed.params.get("per_channel", True)), bool(parsed.params.get("clip", False)))
 
 
-def scaled_images(images, scales) -> list:
-    """Each image at each scale (bicubic, clipped to [0, 1]), as :func:`~denoise_tf.pipeline.grid_patches` cuts them.
-
-    ``images``: ``(H, W, C)`` float32 in [0, 1]. Returns ``len(images) * len(scales)`` images,
-    image-major.
-    """
-    import cv2
-
-    out = []
-    for image in images:
-        h, w = image.shape[:2]
-        for scale in scales:
-            hs, ws = int(h * scale), int(w * scale)
-            scaled = image if scale == 1 else cv2.resize(image, (ws, hs), interpolation=cv2.INTER_CUBIC)
-            out.append(np.clip(scaled.reshape(hs, ws, -1), 0.0, 1.0).astype(np.float32))
-    return out
-
-
 class DeviceImages(NamedTuple):
     """Clean training images stacked for the device (a JAX pytree: passed to compiled calls).
 
@@ -170,7 +152,7 @@ def training_images(config: TrainConfig) -> tuple[list, np.ndarray]:
     ValueError
         ``paired_data`` configs (real noisy/clean pairs; not supported by the device loop).
     """
-    from . import training_data
+    from . import pipeline, training_data
 
     if config.paired_data:
         raise ValueError("the device training loop trains on clean images with synthetic noise; "
@@ -178,7 +160,7 @@ def training_images(config: TrainConfig) -> tuple[list, np.ndarray]:
     base = training_data.load_training_images(config)
     if config.patch_mode != "grid":
         return base, np.ones(len(base))
-    images = scaled_images(base, config.patch_scales)
+    images = pipeline.scaled_images(base, config.patch_scales)
     p, s = config.patch_size, config.patch_stride
     counts = np.array([max(0, (im.shape[0] - p) // s + 1) * max(0, (im.shape[1] - p) // s + 1) for im in images], np.float64)
     keep = counts > 0

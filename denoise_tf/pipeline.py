@@ -30,31 +30,43 @@ from . import noise as noise_lib
 from .transforms import augment_batch
 
 
+def scaled_images(images: Sequence[np.ndarray], scales: Sequence[float]) -> list[np.ndarray]:
+    """Each image at each scale (bicubic, clipped to [0, 1]; scale 1 is the image itself).
+
+    ``images``: ``(H, W, C)`` float in [0, 1]. Returns ``len(images) * len(scales)`` float32
+    ``(int(H * scale), int(W * scale), C)`` images, image-major.
+    """
+    import cv2
+
+    out = []
+    for image in images:
+        h, w = image.shape[:2]
+        for scale in scales:
+            hs, ws = int(h * scale), int(w * scale)
+            scaled = image if scale == 1 else cv2.resize(image, (ws, hs), interpolation=cv2.INTER_CUBIC)
+            out.append(np.clip(scaled.reshape(hs, ws, -1), 0.0, 1.0).astype(np.float32))
+    return out
+
+
 def grid_patches(
     images: Sequence[np.ndarray],
     patch_size: int = 40,
     stride: int = 10,
     scales: Sequence[float] = (1.0, 0.9, 0.8, 0.7),
 ) -> np.ndarray:
-    """Cut every image, at every scale (bicubic resize), into strided square patches.
+    """Cut every image, at every scale (:func:`scaled_images`), into strided square patches.
 
     Returns
     -------
     ndarray
         ``(N, patch_size, patch_size, C)`` float32 in [0, 1].
     """
-    import cv2
-
     patches = []
-    for image in images:
-        h, w = image.shape[:2]
-        for scale in scales:
-            hs, ws = int(h * scale), int(w * scale)
-            scaled = image if scale == 1 else cv2.resize(image, (ws, hs), interpolation=cv2.INTER_CUBIC)
-            scaled = np.clip(scaled.reshape(hs, ws, -1), 0.0, 1.0)
-            for y in range(0, hs - patch_size + 1, stride):
-                for x in range(0, ws - patch_size + 1, stride):
-                    patches.append(scaled[y : y + patch_size, x : x + patch_size])
+    for scaled in scaled_images(images, scales):
+        hs, ws = scaled.shape[:2]
+        for y in range(0, hs - patch_size + 1, stride):
+            for x in range(0, ws - patch_size + 1, stride):
+                patches.append(scaled[y : y + patch_size, x : x + patch_size])
     if not patches:
         raise ValueError(f"no {patch_size}x{patch_size} patch fits in the images (smallest is smaller)")
     return np.ascontiguousarray(np.stack(patches).astype(np.float32))
@@ -92,8 +104,14 @@ class SeededBatches(_keras_pydataset()):
     def __len__(self) -> int:
         return self.steps
 
-    def setup(self, count: int, batch_size: int, steps_per_epoch, seed: int, augment: bool, epoch: int) -> None:
-        """Common settings: ``steps_per_epoch`` defaults to ``count // batch_size`` (at least 1)."""
+    def setup(self, count: int, batch_size: int, steps_per_epoch, seed: int, augment: bool, epoch: int, **sizes) -> None:
+        """Common settings: ``steps_per_epoch`` defaults to ``count // batch_size`` (at least 1).
+
+        ``sizes`` (``patch_size=...``) are checked with ``batch_size``: each must be >= 1.
+        """
+        sizes = {"batch_size": batch_size, **sizes}
+        if any(value < 1 for value in sizes.values()):
+            raise ValueError(f"{' and '.join(sizes)} must be >= 1, got {', '.join(str(v) for v in sizes.values())}")
         self.batch_size = batch_size
         self.steps = steps_per_epoch or max(1, count // batch_size)
         self.seed = seed
@@ -104,10 +122,14 @@ class SeededBatches(_keras_pydataset()):
         if not 0 <= index < self.steps:
             raise IndexError(f"batch index {index} out of range [0, {self.steps})")
 
-    @staticmethod
-    def pack(noisy, level, clean, with_level: bool):
-        """``(noisy, clean)``, or ``((noisy, level (B, 1)), clean)`` for noise-level-map models."""
-        if with_level:
+    def noisy_batch(self, clean: np.ndarray, rng: np.random.Generator):
+        """Clean crops ``(B, P, P, C)`` -> the batch: one flip/rotate mode each (``augment``), then
+        ``self.noise`` drawn from ``rng``; ``(noisy, clean)``, or ``((noisy, level (B, 1)), clean)``
+        with ``self.with_level`` (noise-level-map models)."""
+        if self.augment:
+            clean = augment_batch(clean, rng.integers(0, 8, size=len(clean)))
+        noisy, level = noise_lib.apply(clean, self.noise, seed=rng, return_level=True)
+        if self.with_level:
             return (noisy, level.reshape(-1, 1).astype(np.float32)), clean
         return noisy, clean
 
@@ -156,12 +178,10 @@ class PatchDataset(SeededBatches):
         patches = noise_lib.check_images(patches)
         if patches.ndim != 4:
             raise ValueError(f"patches must be (N, P, P, C), got shape {patches.shape}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.setup(len(patches), batch_size, steps_per_epoch, seed, augment, epoch)
         self.patches = patches
         self.noise = noise_lib.parse(noise)
         self.with_level = with_level
-        self.setup(len(patches), batch_size, steps_per_epoch, seed, augment, epoch)
         self._order = (None, None)
 
     def _permutation(self, epoch: int) -> np.ndarray:
@@ -178,11 +198,7 @@ class PatchDataset(SeededBatches):
         self.check_index(index)
         order = self._permutation(epoch)[index * self.batch_size : (index + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, epoch, index, 1])
-        clean = self.patches[np.sort(order)]
-        if self.augment:
-            clean = augment_batch(clean, rng.integers(0, 8, size=len(clean)))
-        noisy, level = noise_lib.apply(clean, self.noise, seed=rng, return_level=True)
-        return self.pack(noisy, level, clean, self.with_level)
+        return self.noisy_batch(self.patches[np.sort(order)], rng)
 
 
 
@@ -201,17 +217,8 @@ def validation_pairs(images: Sequence[np.ndarray], noise, seed: int = 0, with_le
     return pairs
 
 
-def tf_patch_dataset(
-    patches: np.ndarray,
-    noise,
-    batch_size: int = 128,
-    steps_per_epoch: int | None = None,
-    seed: int = 0,
-    augment: bool = True,
-    with_level: bool = False,
-    epoch: int = 0,
-):
-    """``tf.data`` version of :class:`PatchDataset` (same batches for the same seed).
+def tf_patch_dataset(patches: np.ndarray, noise, *args, **kwargs):
+    """``tf.data`` version of :class:`PatchDataset` (same arguments, same batches for the same seed).
 
     Batches are produced by the NumPy path inside ``tf.data`` (``from_generator``) so both paths
     give identical patches, modes and noise; ``prefetch`` overlaps them with the training step.
@@ -219,10 +226,10 @@ def tf_patch_dataset(
     """
     import tensorflow as tf
 
-    source = PatchDataset(patches, noise, batch_size, steps_per_epoch, seed, augment, with_level, epoch)
-    size, channels = patches.shape[1], patches.shape[3]
+    source = PatchDataset(patches, noise, *args, **kwargs)
+    size, channels = source.patches.shape[1], source.patches.shape[3]
     image_spec = tf.TensorSpec((None, size, size, channels), tf.float32)
-    inputs_spec = (image_spec, tf.TensorSpec((None, 1), tf.float32)) if with_level else image_spec
+    inputs_spec = (image_spec, tf.TensorSpec((None, 1), tf.float32)) if source.with_level else image_spec
 
     def generate():
         while True:
@@ -441,24 +448,18 @@ class CropPatchDataset(SeededBatches):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if batch_size < 1 or patch_size < 1:
-            raise ValueError(f"batch_size and patch_size must be >= 1, got {batch_size}, {patch_size}")
         self.images = _check_crop_images(images, patch_size, "CropPatchDataset")
+        self.setup(len(self.images), batch_size, steps_per_epoch, seed, augment, epoch, patch_size=patch_size)
         self.sizes = [im.shape[:2] for im in self.images]
         self.noise = noise_lib.parse(noise)
         self.patch_size = patch_size
         self.with_level = with_level
-        self.setup(len(self.images), batch_size, steps_per_epoch, seed, augment, epoch)
 
     def batch(self, epoch: int, index: int):
         """The batch ``index`` of ``epoch`` (pure function of seed, epoch and index)."""
         self.check_index(index)
         rng = np.random.default_rng([self.seed, epoch, index, 3])
-        clean = _crop(self.images, *random_windows(self.sizes, self.patch_size, self.batch_size, rng), self.patch_size)
-        if self.augment:
-            clean = augment_batch(clean, rng.integers(0, 8, size=len(clean)))
-        noisy, level = noise_lib.apply(clean, self.noise, seed=rng, return_level=True)
-        return self.pack(noisy, level, clean, self.with_level)
+        return self.noisy_batch(_crop(self.images, *random_windows(self.sizes, self.patch_size, self.batch_size, rng), self.patch_size), rng)
 
 
 
@@ -503,8 +504,6 @@ class PairedPatchDataset(SeededBatches):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if batch_size < 1 or patch_size < 1:
-            raise ValueError(f"batch_size and patch_size must be >= 1, got {batch_size}, {patch_size}")
         self.noisy = _check_crop_images(noisy, patch_size, "PairedPatchDataset noisy")
         self.clean = _check_crop_images(clean, patch_size, "PairedPatchDataset clean")
         if len(self.noisy) != len(self.clean):
@@ -512,10 +511,10 @@ class PairedPatchDataset(SeededBatches):
         for k, (a, b) in enumerate(zip(self.noisy, self.clean)):
             if a.shape != b.shape:
                 raise ValueError(f"PairedPatchDataset: pair {k} has noisy shape {a.shape} but clean shape {b.shape}")
+        self.setup(len(self.clean), batch_size, steps_per_epoch, seed, augment, epoch, patch_size=patch_size)
         self.sizes = [im.shape[:2] for im in self.clean]
         self.noise = None if noise is None else noise_lib.parse(noise)
         self.patch_size = patch_size
-        self.setup(len(self.clean), batch_size, steps_per_epoch, seed, augment, epoch)
 
     def batch(self, epoch: int, index: int):
         """The batch ``index`` of ``epoch`` (pure function of seed, epoch and index)."""
