@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+#: The Gaussian noise levels (0-255) of the tables and targets.
 SIGMAS = (15, 25, 50)
 
 #: Published PSNR (dB) at sigma 15 / 25 / 50 (Zhang et al., TIP 2017, Tables II and III).
@@ -23,6 +24,7 @@ PUBLISHED = {
     "set12": {"DnCNN-S (paper)": (32.86, 30.44, 27.18)},
 }
 
+#: The colour test set of the colour, mixed-noise and ISO tables.
 COLOR_SET = "cbsd68"
 
 #: Published colour PSNR (dB) on CBSD68 at sigma 15 / 25 / 50 (Zhang et al., TIP 2017, Table IV).
