@@ -49,18 +49,22 @@ def _backup_epoch(run: Path) -> int:
     return json.loads((run / "backup" / "training_metadata.json").read_text())["epoch"]
 
 
+#: Tiny DnCNN (depth 3, 2 steps of 16 patches per epoch): seconds per epoch on a CPU.
+TINY = ["--tiny", "--set", "model_options.depth=3", "--set", "steps_per_epoch=2"]
+
+
 def _digests(folder: Path) -> dict:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.slow
 def test_tiny_run_without_tensorflow_packs_unpacks_and_resumes(tmp_path, shared_data):
-    """The Keras path (``--trainer keras``: ``python -m denoise_tf train`` per config)."""
+    """The Keras path (``--trainer keras``: ``python -m denoise_tf train`` per config), on the tiny DnCNN."""
     env = _blocked_env(tmp_path, shared_data)
     config = str(ROOT / "configs" / "dncnn_s25.yaml")
 
     first, packs = tmp_path / "first", tmp_path / "packs"
-    out = _run([config, "--tiny", "--trainer", "keras", "--output-dir", str(first), "--pack", str(packs)], env, tmp_path)
+    out = _run([config, *TINY, "--trainer", "keras", "--output-dir", str(first), "--pack", str(packs)], env, tmp_path)
     assert "dncnn_s25-tiny: exit 0, epochs 2/2" in out
     assert "tensorflow was imported" not in out
     summary = json.loads((first / "dncnn_s25-tiny" / "summary.json").read_text())
@@ -70,7 +74,7 @@ def test_tiny_run_without_tensorflow_packs_unpacks_and_resumes(tmp_path, shared_
 
     # Carried back to another machine: unpack and train one more epoch from the backup.
     second = tmp_path / "second"
-    out = _run([config, "--tiny", "--trainer", "keras", "--output-dir", str(second), "--unpack", str(packs), "--set", "epochs=3"], env, tmp_path)
+    out = _run([config, *TINY, "--trainer", "keras", "--output-dir", str(second), "--unpack", str(packs), "--set", "epochs=3"], env, tmp_path)
     assert "dncnn_s25-tiny: exit 0, epochs 3/3" in out
     log = (second / "dncnn_s25-tiny" / "log.csv").read_text().strip().splitlines()
     before = (first / "dncnn_s25-tiny" / "log.csv").read_text().strip().splitlines()
@@ -167,10 +171,6 @@ def test_fixed_sigma_clip_and_refusals():
 
 # -------------------------------------------------------------------------------------------
 # The device loop end to end (subprocesses, TensorFlow blocked)
-
-#: Tiny DnCNN (depth 3, 2 steps of 16 patches per epoch): seconds per epoch on a CPU.
-TINY = ["--tiny", "--set", "model_options.depth=3", "--set", "steps_per_epoch=2"]
-
 
 def _kill_after(command, env, cwd, marker: str, timeout: float = 600) -> str:
     """Run ``command``, SIGKILL it as soon as a stdout line starts with ``marker``; returns the output."""
