@@ -5,13 +5,30 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from helpers import WHEEL_LESSONS
+
 #: The project's shared data folder (``../shared/data`` beside the repository), if present.
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes more than a few seconds (deselect with -m 'not slow')")
-    config.addinivalue_line("markers", "full: repeats a slow check at more settings; run with -m full (CI does)")
+    config.addinivalue_line("markers", "full: whole-set reproductions and each lesson's second way of running; run with -m full (CI does)")
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
+def pytest_collection_modifyitems(config, items):
+    """nbval's cells of the lessons the default run takes from the wheel are marked ``full``.
+
+    tests/test_wheel.py runs those lessons from the installed package in the default run and the
+    other lessons with ``-m full``; nbval runs the other lessons in the checkout by default and
+    these with ``-m full``. Either way a cell that raises fails the run (``--nbval-lax`` compares
+    no outputs), so each command runs every lesson once, and CI, which runs both, runs every
+    lesson from the wheel and in the checkout.
+    """
+    for item in items:
+        if item.path.suffix == ".ipynb" and item.path.stem in WHEEL_LESSONS:
+            item.add_marker(pytest.mark.full)
 
 
 @pytest.fixture(scope="session")

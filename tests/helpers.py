@@ -13,6 +13,13 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 
+#: The lessons the default run takes from the wheel (tests/test_wheel.py): between them they read the
+#: bundled samples, configs, weights and training logs, fetch a named set, and write a run folder, a
+#: paired set and figures where they run. In the default run nbval runs the other lessons in the
+#: checkout; with ``-m full`` each half runs the other way (tests/conftest.py), so every lesson runs
+#: once per command and both ways in CI.
+WHEEL_LESSONS = ("01_data_prep", "04_training", "06_visualization", "07_beyond_gaussian")
+
 
 def randomize(model, seed: int = 0):
     """Random weights everywhere, BN statistics included (a fresh BN is the identity); returns ``model``."""

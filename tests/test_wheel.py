@@ -19,13 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from helpers import WHEEL_LESSONS
+
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
-#: The lessons the default run takes from the wheel: between them they read the bundled samples,
-#: configs, weights and training logs, fetch a named set, and write a run folder, a paired set and
-#: figures where they run. The others use the same package paths, nbval runs every lesson in the
-#: checkout, and CI runs them from the wheel too (``full``).
-WHEEL_LESSONS = ("01_data_prep", "04_training", "06_visualization", "07_beyond_gaussian")
 TENSORFLOW_NAMES = {"tensorflow", "tensorflow-cpu", "tensorflow-gpu", "tf-nightly", "tensorflow-intel"}
 
 pytestmark = pytest.mark.slow
@@ -163,6 +160,7 @@ nbformat.write(nb, sys.argv[1])
 
 
 def _lesson(path: Path):
+    """``WHEEL_LESSONS`` in the default run (nbval runs the others in the checkout), the rest with ``-m full``."""
     marks = () if path.stem in WHEEL_LESSONS else (pytest.mark.full,)
     return pytest.param(path, id=path.name, marks=marks)
 
