@@ -40,11 +40,19 @@ def _check_sigmas(values, what: str = "noise levels") -> None:
         raise CommandError(f"--sigma takes {what} >= 0 and <= 255 on the 0-255 scale, got {shown}")
 
 
-#: Inference paths of neural models (denoise_tf.export.BACKENDS) and their option help.
-BACKENDS = ("auto", "keras", "tflite")
+#: Inference paths of neural models (denoise_tf.export.BACKENDS) and their option help;
+#: evaluation takes the float32 ones only (denoise_tf.export.EXACT_BACKENDS).
+BACKENDS = ("auto", "keras", "tflite", "bf16")
+EXACT_BACKENDS = ("auto", "keras", "tflite")
 BACKEND_HELP = (
     "inference path of neural models: auto (the cached float32 TFLite export where TensorFlow runs and it "
-    "matches Keras within 1e-4, else Keras), keras, or tflite; default $DENOISE_TF_BACKEND, else auto"
+    "matches Keras within 1e-4, else Keras; on a CPU with bfloat16 instructions the bfloat16 path for the "
+    "shipped weights measured to lose under 0.02 dB with it), keras, tflite, or bf16 (Keras mixed_bfloat16; "
+    "needs bfloat16 instructions); default $DENOISE_TF_BACKEND, else auto"
+)
+EVALUATE_BACKEND_HELP = (
+    "inference path of neural models, float32 only: auto (the cached float32 TFLite export where TensorFlow "
+    "runs and it matches Keras within 1e-4, else Keras), keras, or tflite; default $DENOISE_TF_BACKEND, else auto"
 )
 
 
@@ -155,6 +163,11 @@ def _evaluate(args) -> int:
         raise CommandError("--passes applies to neural models only (classical methods run once)")
     rows = []
     with _backend(args.backend) as paths:
+        if any(kind != "classical" for kind in kinds.values()):
+            try:  # $DENOISE_TF_BACKEND=bf16: refused before any model runs
+                evaluate.refuse_lower_precision()
+            except ValueError as error:
+                raise CommandError(str(error)) from None
         rows = _evaluate_rows(args, kinds, specs, sigmas)
     for line in paths:  # stderr: stdout may be JSON
         print(f"note: {line}", file=sys.stderr)
@@ -289,7 +302,7 @@ def _denoise(args) -> int:
             raise CommandError(f"--color-mode applies to gray neural models; {args.model} denoises colour images itself")
         options["color_mode"] = args.color_mode
     with _backend(args.backend) as paths:
-        denoiser = zoo.make_denoiser(args.model, sigma=args.sigma, **options)
+        denoiser = zoo.make_denoiser(args.model, sigma=args.sigma, lower_precision=True, **options)
     for line in paths:
         print(f"note: {line}")
     failed = []
@@ -383,7 +396,7 @@ def main(argv=None) -> int:
     ev.add_argument("--limit", type=int, help="first N images only")
     ev.add_argument("--color-mode", choices=COLOR_MODES, help=COLOR_MODE_HELP)
     ev.add_argument("--gray", action="store_true", help="read a colour set as gray images (BT.601 luminance)")
-    ev.add_argument("--backend", choices=BACKENDS, help=BACKEND_HELP)
+    ev.add_argument("--backend", choices=EXACT_BACKENDS, help=EVALUATE_BACKEND_HELP)
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--clip-input", action="store_true", help="clip and 8-bit quantize the noisy input")
     ev.add_argument("--csv", help="write per-image rows to this CSV file")

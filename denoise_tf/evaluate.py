@@ -53,6 +53,23 @@ from .zoo import make_denoiser, model_kind, refuse_color_mode
 EXECUTION_OPTIONS = ("tile", "overlap", "batch_size", "progress", "runner")
 
 
+def refuse_lower_precision(backend: str | None = None) -> None:
+    """``ValueError`` when evaluation would run the bfloat16 path (``backend``, else ``$DENOISE_TF_BACKEND``).
+
+    Evaluation scores float32 outputs only (``auto`` keeps to them: it never takes the
+    bfloat16 path here), so its rows and ``RESULTS.md`` match the Keras float32 model on every
+    machine.
+    """
+    from .zoo import ENV_BACKEND, default_backend
+
+    if (backend or default_backend()) == "bf16":
+        where = "backend='bf16'" if backend else f"{ENV_BACKEND}=bf16"
+        raise ValueError(
+            f"evaluation runs float32 only, and {where} asks for the bfloat16 path (for denoise and the web page): "
+            "use the backend auto, keras or tflite"
+        )
+
+
 def display_name(model: str, **options) -> str:
     """The row name of ``model`` run with ``options``: ``dilated-iso (2 passes)``, ``x (self-ensemble)``.
 
@@ -198,6 +215,8 @@ def evaluate(
         raise ValueError("pass either sigmas (Gaussian noise) or noise (specs), not both")
     if model_kind(model) == "classical":  # an unknown model name fails here, before the set is read
         refuse_color_mode(model, options)
+    else:
+        refuse_lower_precision(options.get("backend"))
     if options.get("color_mode") is not None:
         inference.resolve_color_mode(options["color_mode"])
     specs = check_noise_specs(noise) if noise is not None else None

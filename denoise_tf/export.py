@@ -23,7 +23,10 @@
 * The fast path: :func:`fast_model` gives the export a denoiser runs on for a ``backend`` of
   :data:`BACKENDS` (``"auto"``: the float32 TFLite export where TensorFlow runs, the model is
   large enough to gain and the export matches the Keras model within :data:`EXACT_ATOL` on a
-  probe input; else the Keras path). :func:`cached_export` makes that export once per weights
+  probe input; else the Keras path; for ``denoise`` and the web page, ``lower_precision=True``
+  lets ``"auto"`` take the bfloat16 path of :mod:`denoise_tf.lowprecision` for shipped weights
+  measured to lose under 0.02 dB with it, where the CPU has bfloat16 instructions; ``"bf16"``
+  forces that path). :func:`cached_export` makes that export once per weights
   (sha256 of the architecture and weights, :func:`weights_digest`) under the user cache
   (:func:`export_folder`), with the file's own sha256 beside it.
 
@@ -771,9 +774,14 @@ def quantization_loss(model, exported, images, sigma: float = 25.0, seed: int = 
 # The fast path: a cached float32 TFLite export per weights, used where it is exact
 
 #: Inference paths a denoiser can take: ``"auto"`` (the TFLite export where it is available
-#: and exact, else Keras), ``"keras"`` (the model's compiled call) or ``"tflite"`` (always the
-#: export; refused where TensorFlow is missing).
-BACKENDS = ("auto", "keras", "tflite")
+#: and exact, else Keras; see :func:`fast_model` for the bfloat16 path it may take), ``"keras"``
+#: (the model's compiled call), ``"tflite"`` (always the export; refused where TensorFlow is
+#: missing) or ``"bf16"`` (the bfloat16 copy of :mod:`denoise_tf.lowprecision`; refused on a CPU
+#: without bfloat16 instructions).
+BACKENDS = ("auto", "keras", "tflite", "bf16")
+#: The paths whose outputs match the Keras float32 model within :data:`EXACT_ATOL` (evaluation
+#: takes only these).
+EXACT_BACKENDS = ("auto", "keras", "tflite")
 #: ``"auto"`` keeps smaller models on Keras: their export (seconds, once per weights) would
 #: cost more than it saves.
 FAST_MIN_PARAMS = 50_000
@@ -928,24 +936,42 @@ def cached_export(model, name: str | None = None, folder=None, digest: str | Non
 _FAILED: dict[tuple, str] = {}
 
 
-def fast_model(model, backend: str = "auto", name: str | None = None, folder=None):
+def fast_model(model, backend: str = "auto", name: str | None = None, folder=None, lower_precision: bool = False):
     """The export a denoiser of ``model`` runs on under ``backend``, or None for the Keras path.
 
-    ``"keras"``: None. ``"tflite"``: :func:`cached_export` (errors raise). ``"auto"``: the
-    cached export when the TFLite path runs here (:func:`tflite_unavailable`), the model has
-    at least :data:`FAST_MIN_PARAMS` parameters and the export is exact; None otherwise, without
-    a word (the Keras path gives the same outputs, more slowly). A model that is already an
-    export (:class:`ExportedModel`) returns None: it runs as it is.
+    ``"keras"``: None. ``"tflite"``: :func:`cached_export` (errors raise). ``"bf16"``: the
+    bfloat16 path (:func:`denoise_tf.lowprecision.load`; refused where it cannot run).
+    ``"auto"``: the cached export when the TFLite path runs here (:func:`tflite_unavailable`),
+    the model has at least :data:`FAST_MIN_PARAMS` parameters and the export is exact; None
+    otherwise, without a word (the Keras path gives the same outputs, more slowly). A model
+    that is already an export (:class:`ExportedModel`) returns None: it runs as it is.
+
+    ``lower_precision``: ``model`` is the shipped weights ``name`` and runs for ``denoise`` or
+    the web page, where a PSNR cost under 0.02 dB is accepted. ``"auto"`` then takes the bfloat16
+    path where it runs here (:func:`denoise_tf.lowprecision.unavailable`: a CPU with bfloat16
+    instructions) and the weights are adopted (:func:`denoise_tf.lowprecision.adopted`: measured,
+    under 0.02 dB on BSD68, faster); elsewhere nothing changes. Evaluation never passes it.
 
     Raises
     ------
     ValueError
-        Unknown ``backend``; ``"tflite"`` where it cannot run (the reason in the message) or its
-        export is not exact.
+        Unknown ``backend``; ``"tflite"`` or ``"bf16"`` where it cannot run (the reason in the
+        message) or a TFLite export that is not exact.
     """
     check_backend(backend)
     if backend == "keras" or isinstance(model, ExportedModel) or getattr(model, "numpy_call", None) is not None:
         return None
+    if backend == "bf16" or (backend == "auto" and lower_precision):
+        from . import lowprecision
+
+        if backend == "bf16":
+            return lowprecision.load(model, name=name)
+        key = ("bf16", name)
+        if name is not None and key not in _FAILED and lowprecision.unavailable() is None and lowprecision.adopted(name):
+            try:
+                return lowprecision.load(model, name=name)
+            except Exception as error:  # the float32 path below gives the exact outputs
+                _FAILED[key] = f"{type(error).__name__}: {error}"
     reason = tflite_unavailable()
     if reason is not None:
         if backend == "tflite":
@@ -967,7 +993,9 @@ def fast_model(model, backend: str = "auto", name: str | None = None, folder=Non
 
 
 def describe(exported) -> str:
-    """How a denoiser runs, in words: ``"tflite (XNNPACK float32, <file>)"`` for an export, else the Keras path."""
+    """How a denoiser runs, in words: ``"tflite (XNNPACK float32, <file>)"`` for an export, ``"bf16 (...)"``, else the Keras path."""
+    if exported is not None and getattr(exported, "format", None) == "bf16":
+        return exported.describe()
     if exported is not None:
         return f"tflite (XNNPACK float32, {exported.path})"
     import keras
@@ -979,6 +1007,7 @@ def describe(exported) -> str:
 __all__ = [
     "BACKENDS",
     "EXACT_ATOL",
+    "EXACT_BACKENDS",
     "FAST_MIN_PARAMS",
     "FORMATS",
     "QUANTIZE",

@@ -552,7 +552,8 @@ class NeuralDenoiser:
     Attributes
     ----------
     backend : str
-        The path that runs: ``"tflite"`` with an export, else ``"keras"``.
+        The path that runs: the export's format (``"tflite"``; ``"bf16"`` for the bfloat16 path of
+        :mod:`denoise_tf.lowprecision`), else ``"keras"``.
     """
 
     def __init__(self, model, sigma=None, name: str | None = None, exported=None, **options):

@@ -37,7 +37,9 @@ for :data:`CACHE_SECONDS`); an upload that was refused is removed at once.
 
 Speed: the neural models run on the fast inference path (:func:`exported_model`: the float32
 TFLite export, cached per weights sha256 in the user cache, where it is available and matches
-Keras within 1e-4; ``$DENOISE_TF_BACKEND=keras`` forces Keras), warmed up at start-up. Each
+Keras within 1e-4; on a CPU with bfloat16 instructions the bfloat16 path of
+:mod:`denoise_tf.lowprecision` for the shipped weights measured to lose under 0.02 dB with it;
+``$DENOISE_TF_BACKEND=keras`` forces Keras), warmed up at start-up. Each
 request records what its stages cost (:data:`STAGES`: decode, noise, sigma estimate, denoise,
 metrics, PNG encoding of each output, Gradio cache copies; ``benchmarks/bench_web_stages.py``
 adds upload, queue and download). An output that equals another is written once (the noisy
@@ -254,9 +256,9 @@ def load_model(name: str):
 
 @functools.lru_cache(maxsize=None)
 def _export(name: str, backend: str):
-    from . import export
+    from . import export, pretrained
 
-    return export.fast_model(load_model(name), backend, name=name)
+    return export.fast_model(load_model(name), backend, name=name, lower_precision=name in pretrained.available())
 
 
 def exported_model(name: str):
@@ -264,7 +266,8 @@ def exported_model(name: str):
 
     The inference path is :func:`denoise_tf.zoo.default_backend` (``$DENOISE_TF_BACKEND``;
     ``auto``: the float32 TFLite export cached per weights sha256 in the user cache where it is
-    available and exact, see :func:`denoise_tf.export.fast_model`).
+    available and exact, or for shipped weights adopted for it the bfloat16 path where the CPU
+    has bfloat16 instructions, see :func:`denoise_tf.export.fast_model`).
     """
     from .zoo import default_backend
 
@@ -273,8 +276,9 @@ def exported_model(name: str):
 
 
 def backend_label(name: str) -> str:
-    """``"tflite"`` or ``"keras"``: the path a neural ``name`` runs on here."""
-    return "keras" if exported_model(name) is None else "tflite"
+    """``"tflite"``, ``"bf16"`` or ``"keras"``: the path a neural ``name`` runs on here."""
+    exported = exported_model(name)
+    return "keras" if exported is None else str(getattr(exported, "format", None) or "tflite")
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,7 +387,7 @@ class Result:
     notes: list = field(default_factory=list)
     scores: dict = field(default_factory=dict)  # noisy_psnr, noisy_ssim, psnr, ssim (with a reference)
     stages: dict = field(default_factory=dict)  # seconds per stage of the request (STAGES)
-    backend: str | None = None  # "tflite" or "keras" for neural models
+    backend: str | None = None  # "tflite", "bf16" or "keras" for neural models
 
 
 #: The stage timings of the last requests, newest last: ``{"request", "model", "stages": {name: s}}``.
@@ -881,14 +885,16 @@ def warmup(model: str | None = None) -> float:
 
     The first request otherwise pays for building the model, making or loading its export and
     tracing the graph (seconds on a CPU). On the Keras path two sizes are run, so that
-    TensorFlow's relaxed-shape trace is made here too; on the TFLite path one gray
+    TensorFlow's relaxed-shape trace is made here too (on the bfloat16 path, also a
+    :data:`TILE` x :data:`TILE` image); on the TFLite path one gray
     :data:`TILE` x :data:`TILE` image, so that the interpreter's buffers already fit the
     largest call a request makes (growing them costs seconds; shrinking them, a tenth).
     """
     start = time.perf_counter()
     model = model or default_denoiser()
     if denoiser_info(model).neural:
-        sizes = (64, 96) if exported_model(model) is None else (TILE,)
+        path = backend_label(model)
+        sizes = {"keras": (64, 96), "bf16": (64, 96, TILE)}.get(path, (TILE,))
         for size in sizes:
             process(np.full((size, size, 1), 0.5, np.float32), model, sigma=25.0)
             if denoiser_info(model).channels == 3:  # gray images may run another network (zoo.luminance_model)

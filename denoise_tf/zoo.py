@@ -105,8 +105,8 @@ def load_model(name: str):
     raise ValueError(f"{name!r} is a classical method, not a neural model")
 
 
-#: Environment variable with the default inference path of neural denoisers (``auto``, ``keras``
-#: or ``tflite``; :func:`default_backend`).
+#: Environment variable with the default inference path of neural denoisers (``auto``, ``keras``,
+#: ``tflite`` or ``bf16``; :func:`default_backend`).
 ENV_BACKEND = "DENOISE_TF_BACKEND"
 
 logger = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def default_backend() -> str:
     Raises
     ------
     ValueError
-        The variable holds something other than ``auto``, ``keras`` or ``tflite``.
+        The variable holds something other than ``auto``, ``keras``, ``tflite`` or ``bf16``.
     """
     from .export import BACKENDS
 
@@ -128,7 +128,9 @@ def default_backend() -> str:
     return value
 
 
-def make_denoiser(name: str, sigma: float | None = None, backend: str | None = None, **options):
+def make_denoiser(
+    name: str, sigma: float | None = None, backend: str | None = None, lower_precision: bool = False, **options
+):
     """A denoiser object (``.denoise(image)``, ``.name``) from a name.
 
     ``name`` is a shipped weights name (``dncnn-s25``, see :mod:`denoise_tf.pretrained`), a
@@ -140,8 +142,13 @@ def make_denoiser(name: str, sigma: float | None = None, backend: str | None = N
     ``backend`` (neural models; None: :func:`default_backend`) is the inference path:
     ``"auto"`` runs the model's cached float32 TFLite export where it is available and exact
     (:func:`denoise_tf.export.fast_model`; outputs within 1e-4 of the Keras path) and the
-    Keras path elsewhere, ``"keras"`` and ``"tflite"`` force one. The denoiser's ``backend``
-    attribute says which runs. Classical methods ignore it.
+    Keras path elsewhere, ``"keras"`` and ``"tflite"`` force one, ``"bf16"`` forces the
+    bfloat16 path (:mod:`denoise_tf.lowprecision`; refused on a CPU without bfloat16
+    instructions). ``lower_precision=True`` (``denoise`` and the web page; never evaluation)
+    lets ``"auto"`` take the bfloat16 path for shipped weights adopted for it
+    (:func:`denoise_tf.lowprecision.adopted`: under 0.02 dB on BSD68 and faster) where the CPU
+    has bfloat16 instructions. The denoiser's ``backend`` attribute says which runs. Classical
+    methods ignore both.
 
     A neural denoiser of a gray model also takes RGB images, along the colour path of its
     ``color_mode`` option (:func:`denoise_tf.inference.denoise`): when not given,
@@ -157,7 +164,10 @@ def make_denoiser(name: str, sigma: float | None = None, backend: str | None = N
         refuse_color_mode(name, options)
         return classical.get(name, sigma=sigma, **options)
     label = {"pretrained": str(name), "reference": str(name), "run": Path(name).name, "keras": Path(name).stem}[kind]
-    return neural_denoiser(load_model(name), name, sigma=sigma, label=label, backend=backend, **options)
+    return neural_denoiser(
+        load_model(name), name, sigma=sigma, label=label, backend=backend,
+        lower_precision=lower_precision and kind == "pretrained", **options,
+    )
 
 
 def gray_colour_path(model, name: str, color_mode: str | None = None) -> str | None:
@@ -175,14 +185,16 @@ def gray_colour_path(model, name: str, color_mode: str | None = None) -> str | N
 
 
 def neural_denoiser(
-    model, name: str, sigma: float | None = None, label: str | None = None, backend: str | None = None, exported=None, **options
+    model, name: str, sigma: float | None = None, label: str | None = None, backend: str | None = None, exported=None,
+    lower_precision: bool = False, **options,
 ):
     """:class:`denoise_tf.inference.NeuralDenoiser` of a loaded ``model`` named ``name``.
 
     A gray model meets RGB images along :func:`gray_colour_path` (``color_mode`` overrides it);
     ``options`` go to the denoiser (``tile``, ``overlap``, ``progress``...). ``backend`` chooses
-    the inference path (:func:`make_denoiser`); ``exported``, an export of ``model`` made
-    before (:func:`denoise_tf.export.fast_model`), is used as it is instead. A model with a
+    the inference path (:func:`make_denoiser`; ``lower_precision``: ``model`` is the shipped
+    weights ``label`` and ``"auto"`` may take their bfloat16 path); ``exported``, an export of
+    ``model`` made before (:func:`denoise_tf.export.fast_model`), is used as it is instead. A model with a
     :func:`luminance_model` gets an :class:`OpponentDenoiser` (gray images in one gray pass).
     """
     from . import export, inference
@@ -193,7 +205,7 @@ def neural_denoiser(
     label = label or str(name)
     if exported is None and options.get("runner", "compiled") == "compiled":
         backend = export.check_backend(backend or default_backend())
-        exported = export.fast_model(model, backend, name=label)
+        exported = export.fast_model(model, backend, name=label, lower_precision=lower_precision)
     luminance = luminance_model(model)
     if luminance is not None:
         denoiser = OpponentDenoiser(
@@ -249,7 +261,8 @@ class OpponentDenoiser(NeuralDenoiser):
     network's response to a flat noise-free 0.5 chroma plane (under 8e-4 for
     ``cdncnn-opponent``, see :func:`denoise_tf.models.dncnn.opponent_luminance`). A gray image
     takes the luminance model's export when the colour model runs on one (made on the first
-    gray image, once per colour export), else its Keras call; a ``runner`` option keeps gray
+    gray image, once per colour export; the bfloat16 path of the luminance model when the colour
+    model runs on its bfloat16 path), else its Keras call; a ``runner`` option keeps gray
     images on the colour model.
 
     Parameters
@@ -284,6 +297,15 @@ class OpponentDenoiser(NeuralDenoiser):
 
                 with _LUMINANCE_LOCK:
                     exported = _LUMINANCE_EXPORTS.get(self.exported)
+                if exported is None and getattr(self.exported, "format", None) == "bf16":
+                    from .lowprecision import LowPrecisionModel
+
+                    exported = LowPrecisionModel(
+                        self.luminance, name=f"{self.name}-luminance", measurement=self.exported.measurement,
+                        float32_convs=self.exported.float32_convs, float32_first=self.exported.float32_first,
+                    )
+                    with _LUMINANCE_LOCK:
+                        _LUMINANCE_EXPORTS[self.exported] = exported
                 if exported is None:
                     backend = export.check_backend(self.requested_backend or default_backend())
                     backend = "auto" if backend == "keras" else backend  # the colour model has an export
