@@ -18,6 +18,11 @@ Sections (:data:`SECTIONS`, ``build(sections=...)``, ``report --sections``):
 * ``mixed``: ``dncnn-mixed`` on CBSD68 under each kind of its training mix alone at a fixed middle
   severity and under fixed-seed mixes (:data:`MIXED_TESTS`), beside median and CBM3D, with the
   write-up's claim (:data:`CLAIM`) checked per test;
+* ``noisy-only``: models that never saw a clean image (:data:`NOISY_ONLY_GAUSSIAN`,
+  :data:`NOISY_ONLY_ISO`): zero-shot denoising of each image on its own and Neighbor2Neighbor
+  trained on noisy Train400 at Gaussian sigma 25 on BSD68 / Set12 beside BM3D and DnCNN-S, and
+  ``cdncnn-opponent`` adapted to camera ISO noise from noisy photos only beside the unadapted
+  model, CBM3D and the supervised ``sequential-sidd`` (run folders that are not there are left out);
 * ``iso``: camera ISO noise on CBSD68 (:data:`ISO_TESTS`, noisy input 8-bit quantized as the
   ``sequential-sidd`` training pairs): ``dilated-iso`` with 1 and 2 passes, ``sequential-sidd``
   and the other colour models beside CBM3D and median, with seconds per image.
@@ -64,7 +69,7 @@ from .targets import (
 
 GRAY_SETS = ("bsd68", "set12")
 CLASSICAL = ("bm3d", "nlm", "wavelet", "tv", "bilateral", "gaussian", "median", "mean")
-SECTIONS = ("gray", "colour", "mixed", "iso")
+SECTIONS = ("gray", "colour", "mixed", "iso", "noisy-only")
 COLOR_CLASSICAL = ("bm3d", "median")
 #: The papers' own trained networks (:mod:`denoise_tf.reference`) run here, one table row per
 #: network family beside its published ``<family> (paper)`` row: ``{section: ((family, networks), ...)}``.
@@ -92,13 +97,16 @@ def gray_models() -> list[str]:
 
 
 def _fingerprint(name: str) -> str:
-    """The sha256 of shipped weights or of a paper's published network file; ``classical:<name>`` otherwise."""
-    from . import pretrained, reference
+    """The sha256 of shipped weights, of a paper's published network file or of a run folder's best
+    weights; ``classical:<name>`` otherwise."""
+    from . import checksums, pretrained, reference
 
     if name in pretrained.available():
         return pretrained.entry(name)["sha256"]
     if name in reference.available():
         return reference.entry(name)["sha256"]
+    if (Path(name) / "best.weights.h5").is_file():
+        return f"run:{checksums.sha256(Path(name) / 'best.weights.h5')}"
     return f"classical:{name}"
 
 
@@ -449,6 +457,109 @@ def _iso_section(models, results, fresh, limit, means, seconds) -> list[str]:
     return lines + ["", "Commands:", ""] + commands + [""]
 
 
+#: Rows of the noisy-only section: Gaussian sigma on the gray sets, then camera ISO noise on
+#: CBSD68 (the ISO table's protocol), each ``(model, what it was trained on)``; run folders
+#: that are not there are left out.
+NOISY_ONLY_SIGMA = 25
+NOISY_ONLY_GAUSSIAN = (
+    ("zero-shot", "nothing: fitted to each noisy test image alone"),
+    ("runs/n2n_train400_s25", "one noisy copy of each Train400 image (Neighbor2Neighbor, from scratch)"),
+    ("bm3d", "– (classical, given the true sigma)"),
+    ("dncnn-s25", "clean/noisy Train400 pairs (supervised)"),
+)
+NOISY_ONLY_ISO = (
+    ("runs/n2n_adapt_iso", "cdncnn-opponent, then noisy CBSD432 stand-in photos only (Neighbor2Neighbor)"),
+    ("cdncnn-opponent", "clean CBSD432 with Gaussian noise (supervised), not adapted"),
+    ("bm3d", "– (classical, given the oracle level)"),
+    ("sequential-sidd", "noisy/clean CBSD432 stand-in pairs (supervised)"),
+)
+
+
+def _available(name: str) -> bool:
+    from . import zoo
+
+    try:
+        zoo.model_kind(name)
+    except ValueError:
+        return False
+    return True
+
+
+def _image_sides(dataset: str) -> dict:
+    """``{image name: "HxW"}`` of a named set's files (sizes read from the headers)."""
+    from PIL import Image
+
+    from . import datasets
+
+    sides = {}
+    for path in datasets.image_files(dataset):
+        with Image.open(path) as image:
+            sides[path.name] = f"{image.height}x{image.width}"
+    return sides
+
+
+def _noisy_only_section(results, fresh, limit, means, seconds) -> list[str]:
+    """Denoisers that never saw a clean image, beside the classical and supervised ones."""
+    from . import evaluate
+
+    sigma = NOISY_ONLY_SIGMA
+    gaussian = [(m, what) for m, what in NOISY_ONLY_GAUSSIAN if _available(m)]
+    iso = [(m, what) for m, what in NOISY_ONLY_ISO if _available(m)]
+    if not any(m.startswith("runs/") or m == "zero-shot" for m, _ in gaussian + iso):
+        return []
+    lines = [
+        "## Noisy images only: self-supervised and zero-shot",
+        "",
+        f"PSNR (dB) / SSIM and seconds per image (this machine, one image at a time). Gaussian σ = {sigma} on the gray sets "
+        "(the protocol of the tables above); then camera ISO noise on the first "
+        f"{_noise_test_limit(limit)} images of {COLOR_SET.upper()}, the noisy input clipped and rounded to 8 bits "
+        "(the protocol of the ISO table).",
+        "",
+        "| model | " + " | ".join(f"{d.upper()} σ={sigma} PSNR / SSIM / s" for d in GRAY_SETS) + " | trained on |",
+        "|---|" + "---|" * (len(GRAY_SETS) + 1),
+    ]
+    commands, zero_shot_rows = [], []
+    for name, what in gaussian:
+        cells = []
+        for dataset in GRAY_SETS:
+            rows = cached_rows(name, dataset, sigma, results, fresh, limit)
+            row = evaluate.summarize(rows)[0]
+            means[(dataset, row["model"], sigma)] = row["psnr"]
+            cells.append(f"{row['psnr']:.2f} / {row['ssim']:.4f} / {row['seconds']:.2f}")
+            if name == "zero-shot" and dataset == "set12":
+                zero_shot_rows = rows
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {what} |")
+        commands.append(f"- `{_command(name, GRAY_SETS[0], [sigma])}`, and the same with `--dataset {GRAY_SETS[1]}`")
+    if zero_shot_rows:
+        sides = _image_sides("set12")
+        by_side = {}
+        for row in zero_shot_rows:
+            by_side.setdefault(sides.get(row["image"], "?"), []).append(row["seconds"])
+        timing = ", ".join(f"{side}: {np.mean(t):.1f} s ({len(t)} images)" for side, t in sorted(by_side.items()))
+        lines += ["", f"Zero-shot seconds per image by size (Set12): {timing}."]
+    lines += ["", "| model | " + " | ".join(f"`{spec}` PSNR / SSIM / s" for spec in ISO_TESTS) + " | trained on |",
+              "|---|" + "---|" * (len(ISO_TESTS) + 1)]
+    noisy, iso_means = {}, {}
+    iso_limit = _noise_test_limit(limit)
+    for name, what in iso:
+        cells = []
+        for spec in ISO_TESTS:
+            rows = cached_rows(name, COLOR_SET, spec, results, fresh, iso_limit, clip_input=ISO_CLIP_INPUT, color=True)
+            row = evaluate.summarize(rows)[0]
+            iso_means[(name, spec)] = row["psnr"]
+            noisy[spec] = row["noisy_psnr"]
+            cells.append(f"{row['psnr']:.2f} / {row['ssim']:.4f} / {row['seconds']:.2f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {what} |")
+        commands.append(f"- `{_command(name, COLOR_SET, ISO_TESTS, ISO_CLIP_INPUT)} --limit {iso_limit}`")
+    if iso:
+        lines.append("| noisy input | " + " | ".join(f"{noisy[spec]:.2f} / – / –" for spec in ISO_TESTS) + " | |")
+    adapted, supervised = NOISY_ONLY_ISO[0][0], "sequential-sidd"
+    if all((m, spec) in iso_means for m in (adapted, supervised) for spec in ISO_TESTS):
+        gaps = ", ".join(f"`{spec}` {iso_means[(adapted, spec)] - iso_means[(supervised, spec)]:+.2f} dB" for spec in ISO_TESTS)
+        lines += ["", f"`{adapted}` against the supervised `{supervised}`: {gaps}."]
+    return lines + ["", "Commands:", ""] + commands + [""]
+
+
 #: The shipping checks of run folders not shipped yet, under ``<results>/``: written by
 #: ``scripts/shipping_checks.py`` (the check ``scripts/ship_weights.py`` runs), read by
 #: :func:`build` for "Trained, not shipped". ``{key: {"fingerprint": sha256 of the run's best
@@ -599,6 +710,8 @@ def build(
     if "iso" in sections and iso_models:
         others = [m for m in colour_gaussian + mixed_models if m not in iso_models]
         extra += _iso_section(iso_models + others, results, fresh, limit, means, seconds)
+    if "noisy-only" in sections:
+        extra += _noisy_only_section(results, fresh, limit, means, seconds)
     section_of = {"cdncnn-b": "colour", "cdncnn-opponent": "colour", "dncnn-mixed": "mixed", "dilated-iso": "iso", "sequential-sidd": "iso", "simple-cnn-s25": "gray"}
     checked = [m for m, section in section_of.items() if section in sections and m in (models if section == "gray" else colour)]
     if checked:

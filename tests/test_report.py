@@ -377,3 +377,52 @@ def test_ship_script_refuses_weights_that_miss_the_check(shared_data, tmp_path, 
     assert "not shipped" in done.stderr and "misses cdncnn-b's shipping check" in done.stderr and "<= noisy" in done.stderr
     assert {p.name: p.read_bytes() for p in package.iterdir() if p.is_file()} == before
     assert "cdncnn-b" not in json.loads((package / "registry.json").read_text())
+
+
+def test_noisy_only_section_comes_from_the_cached_rows(tmp_path, monkeypatch):
+    """The self-supervised / zero-shot tables: cells are the cached means, a run folder is keyed by
+    its best weights' sha256, the gap to the supervised model is computed, absent runs are left out."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("evaluated although the rows are cached")
+
+    monkeypatch.setattr(evaluate, "evaluate", refuse)
+    results = tmp_path / "results"
+    run = tmp_path / "adapted"
+    run.mkdir()
+    (run / "best.weights.h5").write_bytes(b"weights")
+    assert report._fingerprint(str(run)) == f"run:{checksums.sha256(run / 'best.weights.h5')}"
+    gaussian = (("zero-shot", "nothing"), (str(tmp_path / "absent"), "left out"), ("bm3d", "classical"))
+    iso = ((str(run), "noisy photos"), ("sequential-sidd", "pairs"))
+    monkeypatch.setattr(report, "NOISY_ONLY_GAUSSIAN", gaussian)
+    monkeypatch.setattr(report, "NOISY_ONLY_ISO", iso)
+    monkeypatch.setattr(report, "_image_sides", lambda dataset: {"im0.png": "256x256", "im1.png": "512x512"})
+
+    def cache(name, dataset, condition, psnr, clip_input=False, limit=None):
+        rows = [
+            {"model": name, "dataset": dataset, "sigma": 25.0, "image": f"im{k}.png", "noisy_psnr": 20.0,
+             "psnr": psnr + d, "ssim": 0.5, "mse": 0.001, "seconds": 2.0 + 2 * k}
+            for k, d in enumerate((-0.5, 0.5))
+        ]
+        path = report.cache_path(name, dataset, condition, results, clip_input)
+        evaluate.write_csv(rows, path)
+        info = {"fingerprint": report._fingerprint(name), "limit": limit}
+        if isinstance(condition, str):
+            info.update(noise=condition, clip_input=clip_input)
+        path.with_suffix(".json").write_text(json.dumps(info))
+
+    for dataset in report.GRAY_SETS:
+        cache("zero-shot", dataset, 25, 26.0)
+        cache("bm3d", dataset, 25, 28.0)
+    limit = targets.NOISE_TEST_IMAGES
+    for k, spec in enumerate(targets.ISO_TESTS):
+        cache(str(run), targets.COLOR_SET, spec, 33.0 + k, targets.ISO_CLIP_INPUT, limit)
+        cache("sequential-sidd", targets.COLOR_SET, spec, 31.0, targets.ISO_CLIP_INPUT, limit)
+    lines = report._noisy_only_section(results, False, None, {}, {})
+    text = "\n".join(lines)
+    assert "| zero-shot | 26.00 / 0.5000 / 3.00 | 26.00 / 0.5000 / 3.00 | nothing |" in lines
+    assert "| bm3d | 28.00 / 0.5000 / 3.00 | 28.00 / 0.5000 / 3.00 | classical |" in lines
+    assert "absent" not in text and "left out" not in text
+    assert "Zero-shot seconds per image by size (Set12): 256x256: 2.0 s (1 images), 512x512: 4.0 s (1 images)." in lines
+    gaps = ", ".join(f"`{spec}` {2.0 + k:+.2f} dB" for k, spec in enumerate(targets.ISO_TESTS))
+    assert any(line.startswith(f"| {run} | 33.00 / 0.5000 / 3.00") for line in lines)
+    assert f"against the supervised `sequential-sidd`: {gaps}." in text
