@@ -418,12 +418,14 @@ def main(argv=None) -> int:
     dn.add_argument("--overwrite", action="store_true", help="replace existing output files (never inputs)")
     dn.set_defaults(func=_denoise)
 
+    from .report import SECTIONS as REPORT_SECTIONS
+
     rp = commands.add_parser("report", help="regenerate RESULTS.md (cached per-image rows under results/)")
     rp.add_argument("--output", help="default RESULTS.md; with --sections results/RESULTS_<sections>.md")
     rp.add_argument("--fresh", action="store_true", help="ignore cached rows and evaluate everything again")
     rp.add_argument("--limit", type=int, help="first N images per set (a quick look; RESULTS.md uses all)")
     rp.add_argument(
-        "--sections", nargs="+", choices=("gray", "colour", "mixed", "iso"),
+        "--sections", nargs="+", choices=REPORT_SECTIONS,
         help="build only these sections (default all; a section whose models are not shipped is left out)",
     )
     rp.set_defaults(func=_report)
