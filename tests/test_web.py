@@ -140,8 +140,8 @@ def test_channel_mismatches_are_handled_with_a_note(gray):
     result = web.process(colour, "dncnn-s25", "gaussian", 25)
     assert result.denoised.shape == colour.shape
     assert "dncnn-s25: denoised along the opponent, per-channel luma colour path" in result.notes[0]
-    # the page's denoiser is the package's: the same colour path as zoo.make_denoiser
-    expected = zoo.make_denoiser("dncnn-s25").denoise(result.noisy)
+    # the page's denoiser is the package's: the same colour path and inference path as the denoise command
+    expected = zoo.make_denoiser("dncnn-s25", lower_precision=True).denoise(result.noisy)
     np.testing.assert_allclose(result.denoised, np.clip(expected, 0, 1), atol=1e-5)
 
 
@@ -180,9 +180,11 @@ def test_build_app_and_cli_flags(monkeypatch):
 
 def test_the_page_runs_the_fast_path_where_it_is_exact(monkeypatch, tmp_path):
     pytest.importorskip("tensorflow")
-    from denoise_tf import zoo
+    from denoise_tf import hardware, zoo
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    # a CPU without bfloat16 instructions (with them, adopted weights take the bf16 path: tests/test_lowprecision.py)
+    monkeypatch.setattr(hardware, "cpu_has_bf16", lambda: False)
     rng = np.random.default_rng(0)
     noisy = np.clip(0.5 + rng.normal(0, 25 / 255, (48, 40, 1)), 0, 1).astype(np.float32)
     web._export.cache_clear()
