@@ -30,11 +30,14 @@ Which shipped models take it on their own (``backend="auto"``, for ``denoise`` a
 only; ``evaluate`` always runs float32) is decided from a measurement:
 ``denoise_tf/weights/lowprecision.json`` holds, per shipped model, the sha256 of the weights file
 measured, the BSD68 PSNR at sigma 25 of the float32 and the bfloat16 path (the evaluation
-protocol, all 68 images), and the time of both on one 512x512 image, with the command that
-measured them (``benchmarks/bench_lowprecision.py``). :func:`adopted` reads it: a model takes
-the path when its weights still have that sha256, its PSNR cost is under
-:data:`MAX_PSNR_COST_DB` and the bfloat16 path was faster. Weights shipped again lose it
-until they are measured again.
+protocol, all 68 images; CBSD68 too for a colour model), and the time of both on one 512x512
+image, with the command that measured them (``benchmarks/bench_lowprecision.py``).
+:func:`adopted` reads it: a model takes the path when its weights still have that sha256, its
+PSNR cost is under :data:`MAX_PSNR_COST_DB` and the bfloat16 path was faster. Weights shipped
+again lose it until they are measured again. The PSNR cost is a property of the weights, not of
+the machine, and measuring it takes the test sets and minutes, so it is recorded once; what
+depends on the machine, whether it has the instructions, is probed at run time
+(:func:`unavailable`).
 """
 
 from __future__ import annotations
@@ -249,7 +252,7 @@ class LowPrecisionModel:
         return self(inputs)
 
     def describe(self) -> str:
-        """``"bf16 (Keras mixed_bfloat16 through tf.function, ...)"``: what runs, and the measured cost when known."""
+        """``"bf16 (Keras mixed_bfloat16 through tf.function, ...)"``: what runs, and the measured PSNR cost when known."""
         first = "the first convolution" if self.float32_first else "the input layers"
         text = (
             f"bf16 (Keras {POLICY} through tf.function, BatchNorm folded; {first} and the last "
@@ -257,7 +260,8 @@ class LowPrecisionModel:
         )
         record = self.measurement
         if record and record.get("psnr_cost_db") is not None:
-            text += f"; BSD68 sigma 25: {record['psnr_cost_db']:+.4f} dB against float32"
+            sets = ", ".join(str(row.get("dataset", "")).upper() for row in record.get("psnr", [])) or "BSD68"
+            text += f"; PSNR cost {record['psnr_cost_db']:.4f} dB against float32 on {sets} at sigma 25"
         return text + ")"
 
     def __repr__(self):
