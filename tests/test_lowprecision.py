@@ -194,6 +194,9 @@ def test_forcing_it_without_bf16_instructions_is_refused(plain_cpu, tmp_path, ca
 def test_the_command_line_says_bf16(bf16_cpu, tmp_path, capsys):
     from denoise_tf import __main__ as cli, datasets
 
+    assert (cli.BACKENDS, cli.EXACT_BACKENDS) == (export.BACKENDS, export.EXACT_BACKENDS)
+    assert "bf16" not in cli.EXACT_BACKENDS
+
     path = tmp_path / "tiny.keras"
     tiny("dncnn").save(path)
     source = datasets.save_image(tmp_path / "in.png", image((24, 28, 1), seed=2))
