@@ -4,7 +4,7 @@ Where the CPU has bfloat16 instructions (``avx512_bf16`` / ``amx_bf16``,
 :func:`denoise_tf.hardware.cpu_has_bf16`), TensorFlow's oneDNN kernels run bfloat16
 convolutions on them (AMX tiles where the CPU has them), several times faster than float32.
 :func:`bf16_model` makes a copy of a Keras model with BatchNorm folded into the convolutions
-(:func:`denoise_tf.export.fold_batchnorm`) and Keras' ``mixed_bfloat16`` dtype policy on every
+(:func:`denoise_tf.batchnorm.fold_batchnorm`) and Keras' ``mixed_bfloat16`` dtype policy on every
 layer after the first convolution up to the last :data:`FLOAT32_CONVS` convolutions
 (:func:`inner_layers`). The rest stays float32:
 
@@ -185,7 +185,7 @@ def bf16_model(model, float32_convs: int = FLOAT32_CONVS, float32_first: bool = 
     """
     import keras
 
-    from .export import fold_batchnorm, has_batchnorm
+    from .batchnorm import fold_batchnorm, has_batchnorm
 
     key = (id(model), int(float32_convs), bool(float32_first))
     with _LOCK:
