@@ -25,6 +25,7 @@ LESSONS = {
     "06": ("06_visualization", "Looking at the results"),
     "07": ("07_beyond_gaussian", "Beyond Gaussian noise"),
     "08": ("08_your_own_photo", "Your own photo"),
+    "09": ("09_noisy_images_only", "Noisy images only: self-supervised and zero-shot denoising"),
 }
 
 #: Measured wall time of each lesson in minutes, rounded up: (tiny profile, run from an empty folder
@@ -39,6 +40,7 @@ MINUTES = {
     "06": (2, None),
     "07": (1.5, None),
     "08": (1.5, None),
+    "09": (1, None),
 }
 
 md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
