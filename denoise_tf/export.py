@@ -635,15 +635,9 @@ def tflite_unavailable() -> str | None:
     It needs Keras on the TensorFlow backend (the export traces the model with TensorFlow) and
     an importable ``tensorflow``.
     """
-    import keras
+    from .hardware import tensorflow_unavailable
 
-    if keras.backend.backend() != "tensorflow":
-        return f"the TFLite path needs the TensorFlow backend of Keras (this process runs {keras.backend.backend()!r})"
-    try:
-        import tensorflow  # noqa: F401
-    except ImportError:
-        return "the TFLite path needs TensorFlow (pip install tensorflow-cpu)"
-    return None
+    return tensorflow_unavailable("the TFLite path")
 
 
 def weights_digest(model) -> str:

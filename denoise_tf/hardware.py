@@ -28,6 +28,22 @@ def cpu_has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+def tensorflow_unavailable(path: str) -> str | None:
+    """Why an inference ``path`` (``"the TFLite path"``...) that needs TensorFlow cannot run here, or None.
+
+    It needs Keras on the TensorFlow backend and an importable ``tensorflow``.
+    """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return f"{path} needs the TensorFlow backend of Keras (this process runs {keras.backend.backend()!r})"
+    try:
+        import tensorflow  # noqa: F401
+    except ImportError:
+        return f"{path} needs TensorFlow (pip install tensorflow-cpu)"
+    return None
+
+
 def describe() -> dict:
     """Backend, devices and host: written into each run's summary."""
     import keras

@@ -65,16 +65,11 @@ def unavailable() -> str | None:
     It needs Keras on the TensorFlow backend (oneDNN's bfloat16 kernels) and a CPU with
     bfloat16 instructions: elsewhere bfloat16 is emulated, slower than float32.
     """
-    import keras
+    from .hardware import cpu_has_bf16, tensorflow_unavailable
 
-    from .hardware import cpu_has_bf16
-
-    if keras.backend.backend() != "tensorflow":
-        return f"the bf16 path needs the TensorFlow backend of Keras (this process runs {keras.backend.backend()!r})"
-    try:
-        import tensorflow  # noqa: F401
-    except ImportError:
-        return "the bf16 path needs TensorFlow (pip install tensorflow-cpu)"
+    reason = tensorflow_unavailable("the bf16 path")
+    if reason is not None:
+        return reason
     if not cpu_has_bf16():
         return (
             "this CPU has no bfloat16 instructions (avx512_bf16 or amx_bf16 in /proc/cpuinfo), "
