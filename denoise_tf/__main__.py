@@ -54,6 +54,9 @@ EVALUATE_BACKEND_HELP = (
     "inference path of neural models, float32 only: auto (the cached float32 TFLite export where TensorFlow "
     "runs and it matches Keras within 1e-4, else Keras), keras, or tflite; default $DENOISE_TF_BACKEND, else auto"
 )
+#: Sections of RESULTS.md (denoise_tf.report.SECTIONS), named here so that building the parser
+#: imports nothing heavy.
+REPORT_SECTIONS = ("gray", "colour", "mixed", "iso", "noisy-only")
 
 
 @contextlib.contextmanager
@@ -417,8 +420,6 @@ def main(argv=None) -> int:
     dn.add_argument("--backend", choices=BACKENDS, help=BACKEND_HELP)
     dn.add_argument("--overwrite", action="store_true", help="replace existing output files (never inputs)")
     dn.set_defaults(func=_denoise)
-
-    from .report import SECTIONS as REPORT_SECTIONS
 
     rp = commands.add_parser("report", help="regenerate RESULTS.md (cached per-image rows under results/)")
     rp.add_argument("--output", help="default RESULTS.md; with --sections results/RESULTS_<sections>.md")

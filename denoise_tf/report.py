@@ -424,6 +424,11 @@ def _mixed_section(models, results, fresh, limit, means, seconds) -> list[str]:
     return lines + ["", "Commands:", ""] + commands + [""]
 
 
+def _timed_cell(row: dict) -> str:
+    """One table cell of a summary row: ``PSNR / SSIM / seconds per image``."""
+    return f"{row['psnr']:.2f} / {row['ssim']:.4f} / {row['seconds']:.2f}"
+
+
 def _iso_section(models, results, fresh, limit, means, seconds) -> list[str]:
     """Camera ISO noise on CBSD68 (quantized input): PSNR / SSIM and seconds per image per model variant."""
     from . import evaluate
@@ -450,7 +455,7 @@ def _iso_section(models, results, fresh, limit, means, seconds) -> list[str]:
             means[(COLOR_SET, row["model"], spec)] = row["psnr"]
             seconds[(COLOR_SET, row["model"], spec)] = row["seconds"]
             noisy[spec] = means[(COLOR_SET, "noisy", spec)] = row["noisy_psnr"]
-            cells.append(f"{row['psnr']:.2f} / {row['ssim']:.4f} / {row['seconds']:.2f}")
+            cells.append(_timed_cell(row))
         lines.append(f"| {evaluate.display_name(name, **options)} | " + " | ".join(cells) + " |")
     lines.append("| noisy input | " + " | ".join(f"{noisy[spec]:.2f} / – / –" for spec in ISO_TESTS) + " |")
     commands = [f"- `{_command(name, COLOR_SET, ISO_TESTS, ISO_CLIP_INPUT, **options)} --limit {limit}`" for name, options in variants]
@@ -487,22 +492,17 @@ def _available(name: str) -> bool:
 
 def _image_sides(dataset: str) -> dict:
     """``{image name: "HxW"}`` of a named set's files (sizes read from the headers)."""
-    from PIL import Image
+    from . import datasets, images
 
-    from . import datasets
-
-    sides = {}
-    for path in datasets.image_files(dataset):
-        with Image.open(path) as image:
-            sides[path.name] = f"{image.height}x{image.width}"
-    return sides
+    headers = {path.name: images.read_header(path) for path in datasets.image_files(dataset)}
+    return {name: f"{header.height}x{header.width}" for name, header in headers.items()}
 
 
-def _noisy_only_section(results, fresh, limit, means, seconds) -> list[str]:
+def _noisy_only_section(results, fresh, limit) -> list[str]:
     """Denoisers that never saw a clean image, beside the classical and supervised ones."""
     from . import evaluate
 
-    sigma = NOISY_ONLY_SIGMA
+    sigma, iso_limit = NOISY_ONLY_SIGMA, _noise_test_limit(limit)
     gaussian = [(m, what) for m, what in NOISY_ONLY_GAUSSIAN if _available(m)]
     iso = [(m, what) for m, what in NOISY_ONLY_ISO if _available(m)]
     if not any(m.startswith("runs/") or m == "zero-shot" for m, _ in gaussian + iso):
@@ -512,7 +512,7 @@ def _noisy_only_section(results, fresh, limit, means, seconds) -> list[str]:
         "",
         f"PSNR (dB) / SSIM and seconds per image (this machine, one image at a time). Gaussian σ = {sigma} on the gray sets "
         "(the protocol of the tables above); then camera ISO noise on the first "
-        f"{_noise_test_limit(limit)} images of {COLOR_SET.upper()}, the noisy input clipped and rounded to 8 bits "
+        f"{iso_limit} images of {COLOR_SET.upper()}, the noisy input clipped and rounded to 8 bits "
         "(the protocol of the ISO table).",
         "",
         "| model | " + " | ".join(f"{d.upper()} σ={sigma} PSNR / SSIM / s" for d in GRAY_SETS) + " | trained on |",
@@ -523,9 +523,7 @@ def _noisy_only_section(results, fresh, limit, means, seconds) -> list[str]:
         cells = []
         for dataset in GRAY_SETS:
             rows = cached_rows(name, dataset, sigma, results, fresh, limit)
-            row = evaluate.summarize(rows)[0]
-            means[(dataset, row["model"], sigma)] = row["psnr"]
-            cells.append(f"{row['psnr']:.2f} / {row['ssim']:.4f} / {row['seconds']:.2f}")
+            cells.append(_timed_cell(evaluate.summarize(rows)[0]))
             if name == "zero-shot" and dataset == "set12":
                 zero_shot_rows = rows
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {what} |")
@@ -540,7 +538,6 @@ def _noisy_only_section(results, fresh, limit, means, seconds) -> list[str]:
     lines += ["", "| model | " + " | ".join(f"`{spec}` PSNR / SSIM / s" for spec in ISO_TESTS) + " | trained on |",
               "|---|" + "---|" * (len(ISO_TESTS) + 1)]
     noisy, iso_means = {}, {}
-    iso_limit = _noise_test_limit(limit)
     for name, what in iso:
         cells = []
         for spec in ISO_TESTS:
@@ -548,7 +545,7 @@ def _noisy_only_section(results, fresh, limit, means, seconds) -> list[str]:
             row = evaluate.summarize(rows)[0]
             iso_means[(name, spec)] = row["psnr"]
             noisy[spec] = row["noisy_psnr"]
-            cells.append(f"{row['psnr']:.2f} / {row['ssim']:.4f} / {row['seconds']:.2f}")
+            cells.append(_timed_cell(row))
         lines.append(f"| {name} | " + " | ".join(cells) + f" | {what} |")
         commands.append(f"- `{_command(name, COLOR_SET, ISO_TESTS, ISO_CLIP_INPUT)} --limit {iso_limit}`")
     if iso:
@@ -711,7 +708,7 @@ def build(
         others = [m for m in colour_gaussian + mixed_models if m not in iso_models]
         extra += _iso_section(iso_models + others, results, fresh, limit, means, seconds)
     if "noisy-only" in sections:
-        extra += _noisy_only_section(results, fresh, limit, means, seconds)
+        extra += _noisy_only_section(results, fresh, limit)
     section_of = {"cdncnn-b": "colour", "cdncnn-opponent": "colour", "dncnn-mixed": "mixed", "dilated-iso": "iso", "sequential-sidd": "iso", "simple-cnn-s25": "gray"}
     checked = [m for m, section in section_of.items() if section in sections and m in (models if section == "gray" else colour)]
     if checked:

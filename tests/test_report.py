@@ -298,6 +298,12 @@ def test_colour_sections_with_tiny_models(tiny_registry, tmp_path, monkeypatch):
     assert "| dilated-iso |" not in only and "| sequential-sidd |" in only
 
 
+def test_the_command_line_offers_every_section():
+    from denoise_tf import __main__ as cli
+
+    assert cli.REPORT_SECTIONS == report.SECTIONS
+
+
 def test_partial_build_never_replaces_results_md(tmp_path, monkeypatch):
     from denoise_tf import __main__ as cli
 
@@ -417,7 +423,7 @@ def test_noisy_only_section_comes_from_the_cached_rows(tmp_path, monkeypatch):
     for k, spec in enumerate(targets.ISO_TESTS):
         cache(str(run), targets.COLOR_SET, spec, 33.0 + k, targets.ISO_CLIP_INPUT, limit)
         cache("sequential-sidd", targets.COLOR_SET, spec, 31.0, targets.ISO_CLIP_INPUT, limit)
-    lines = report._noisy_only_section(results, False, None, {}, {})
+    lines = report._noisy_only_section(results, False, None)
     text = "\n".join(lines)
     assert "| zero-shot | 26.00 / 0.5000 / 3.00 | 26.00 / 0.5000 / 3.00 | nothing |" in lines
     assert "| bm3d | 28.00 / 0.5000 / 3.00 | 28.00 / 0.5000 / 3.00 | classical |" in lines
