@@ -248,17 +248,46 @@ def remaining_budget(name: str) -> str:
     return f"{left} epochs, about {left * per_epoch / 60:.0f} min more on {', '.join(e['hardware'])}"
 
 
-def side_by_side_figure(models, dataset: str, index: int, sigma: float, path: Path, limit=None) -> Path:
-    """Original / noisy / each model's output for one test image under the evaluation protocol."""
-    from . import datasets, evaluate, plots, zoo
+def side_by_side_figure(models, dataset: str, index: int, noise, path: Path, color: bool = False, clip_input: bool = False) -> Path:
+    """Original / noisy / each model's output for image ``index`` of ``dataset``, under the evaluation protocol.
 
-    images, names = datasets.load(dataset, color=False, limit=index + 1)
+    ``noise`` is a Gaussian sigma (0-255) or a noise spec; the noisy image is the one
+    :func:`denoise_tf.evaluate.evaluate` scores for that image (seed ``[0, index]``, ``clip_input``
+    as there). ``models`` holds names or ``(name, options)`` pairs (evaluate's options, e.g.
+    ``{"passes": 2}`` or ``{"color_mode": "rgb"}``), each titled by its table row name. Level-taking
+    denoisers get evaluate's level: the sigma, or the oracle level for other noise. ``color`` reads
+    the set in RGB (True) or gray (False). Returns ``path``, where the PNG is saved.
+    """
+    from . import datasets, evaluate, plots
+
+    spec = f"gaussian:sigma={noise:g}" if isinstance(noise, (int, float)) else str(noise)
+    images, names = datasets.load(dataset, color=color, limit=index + 1)
     clean = images[index]
-    noisy = evaluate.noisy_input(clean, f"gaussian:sigma={sigma:g}", [0, index])
-    outputs = {name: [np.clip(zoo.make_denoiser(name, sigma=sigma).denoise(noisy), 0.0, 1.0)] for name in models}
-    fig = plots.comparison([clean], [noisy], outputs, path=path, names=[f"{names[index]} σ={sigma:g}"], size=2.8)
+    noisy, drawn = evaluate.noisy_input(clean, spec, [0, index], clip_input, return_level=True)
+    level = evaluate.oracle_level(clean, noisy, spec, drawn)
+    outputs = {}
+    for model in models:
+        name, options = (model, {}) if isinstance(model, str) else model
+        denoiser = evaluate.make_denoiser(name, sigma=level, **options)
+        outputs[evaluate.row_name(name, denoiser, noisy, **options)] = [np.clip(denoiser.denoise(noisy), 0.0, 1.0)]
+    fig = plots.comparison([clean], [noisy], outputs, path=path, names=[f"{names[index]} {_noise_label(spec)}"], size=2.8)
     del fig
     return path
+
+
+def _figure_lines(title: str, path: Path) -> list[str]:
+    """A figure of a section: its title, then the image link."""
+    return [f"{title}:", "", f"![{title}]({path.as_posix()})", ""]
+
+
+def _noise_label(spec: str) -> str:
+    """A figure title's noise: ``σ=25`` for Gaussian noise given only its sigma, else the spec itself."""
+    from . import noise
+
+    parsed = noise.parse(spec)
+    if parsed.kind == "gaussian" and parsed == noise.parse(f"gaussian:sigma={parsed.params['sigma']:g}"):
+        return f"σ={parsed.params['sigma']:g}"
+    return spec
 
 
 def reference_sigmas(name: str) -> tuple:
@@ -702,11 +731,22 @@ def build(
     extra = []
     if "colour" in sections and colour_gaussian:
         extra += _colour_section(colour_gaussian, results, fresh, limit, means, seconds, references)
+        gray = [(name, {"color_mode": mode}) for name, mode in GRAY_ON_COLOUR if name in pretrained.available()]
+        compared = colour_gaussian + gray + ["bm3d"]
+        extra += _figure_lines(f"Side by side ({COLOR_SET.upper()}, σ = 25)", side_by_side_figure(
+            compared, COLOR_SET, 0, 25, figures / "results_colour_side_by_side.png", color=True))
     if "mixed" in sections and mixed_models:
         extra += _mixed_section(mixed_models, results, fresh, limit, means, seconds)
+        spec = MIXED_TESTS[-1]
+        extra += _figure_lines(f"Side by side ({COLOR_SET.upper()}, `{spec}`)", side_by_side_figure(
+            mixed_models + list(COLOR_CLASSICAL), COLOR_SET, 0, spec, figures / "results_mixed_side_by_side.png", color=True))
     if "iso" in sections and iso_models:
         others = [m for m in colour_gaussian + mixed_models if m not in iso_models]
         extra += _iso_section(iso_models + others, results, fresh, limit, means, seconds)
+        spec = ISO_TESTS[-1]
+        compared = _variants([m for m in ISO_MODELS if m in iso_models] + [m for m in colour_gaussian[:1]]) + ["bm3d"]
+        extra += _figure_lines(f"Side by side ({COLOR_SET.upper()}, `{spec}`, input clipped)", side_by_side_figure(
+            compared, COLOR_SET, 0, spec, figures / "results_iso_side_by_side.png", color=True, clip_input=ISO_CLIP_INPUT))
     if "noisy-only" in sections:
         extra += _noisy_only_section(results, fresh, limit)
     section_of = {"cdncnn-b": "colour", "cdncnn-opponent": "colour", "dncnn-mixed": "mixed", "dilated-iso": "iso", "sequential-sidd": "iso", "simple-cnn-s25": "gray"}
@@ -744,7 +784,7 @@ def build(
         figure = psnr_vs_sigma(blind, "set12", sweep, results, figures / "results_psnr_vs_sigma.png", limit=limit)
         lines += ["## PSNR across noise levels (Set12)", "", f"![PSNR vs sigma]({figure.as_posix()})", ""]
         compared = ["bm3d"] + [m for m in ("dncnn-s25", "dncnn-b", "ffdnet-gray") if m in models]
-        figure = side_by_side_figure(compared, "set12", 0, 25, figures / "results_side_by_side.png")
+        figure = side_by_side_figure(compared, "set12", 0, 25, figures / "results_side_by_side.png", color=False)
         lines += ["## Side by side (Set12, σ = 25)", "", f"![side by side]({figure.as_posix()})", ""]
     runs = [Path("runs") / pretrained.entry(m)["config"].split("/")[-1].removesuffix(".yaml") for m in shipped]
     runs = [r for r in runs if (r / "log.csv").exists()]

@@ -282,6 +282,11 @@ def test_colour_sections_with_tiny_models(tiny_registry, tmp_path, monkeypatch):
     assert "| DnCNN-mixed `salt_and_pepper:amount=0.05`" in section and "not evaluated" not in section.split("simple-cnn")[0]
     mixed = text.split("## Mixed noise")[1].split("##")[0]
     assert any(word in mixed for word in ("holds", "fails", "n/a"))
+    # Each section shows its figure: the compared models on the first image, under that section's noise.
+    for section, name in ((gaussian, "colour"), (mixed, "mixed"), (iso, "iso")):
+        figure = tmp_path / "figures" / f"results_{name}_side_by_side.png"
+        assert f"]({figure.as_posix()})" in section and figure.stat().st_size > 10_000, name
+    assert "Side by side (SAMPLES, `iso:iso=1600`, input clipped):" in iso
     if (dump := os.environ.get("DENOISE_TF_REPORT_DUMP")):
         Path(dump).write_text(text)
 
