@@ -11,7 +11,9 @@
   ``serve`` endpoint) or ``"onnx"`` (needs the optional ``tf2onnx`` + ``onnx`` packages).
   TFLite ``quantize=``: ``None`` (float32), ``"float16"`` (fp16 weights), ``"dynamic"`` (int8
   weights, float activations) or ``"int8"`` (int8 weights and activations, calibrated on noisy
-  patches of ``calibration`` images; the file keeps float32 inputs and outputs). The model's
+  patches of ``calibration`` images; the file keeps float32 inputs and outputs; an int8 model
+  whose outputs agree with the float model's on those patches to less than
+  :data:`INT8_MIN_AGREEMENT_DB` is refused). The model's
   name, channels, noise-level input and tiling geometry travel inside the file (TFLite
   metadata, ONNX metadata props, ``assets.extra/denoise_tf.json`` of a SavedModel).
 * :func:`load_exported` returns an :class:`ExportedModel` that :func:`denoise_tf.inference.denoise`
@@ -59,6 +61,9 @@ from .checksums import sha256
 FORMATS = ("tflite", "saved_model", "onnx")
 QUANTIZE = (None, "float16", "dynamic", "int8")
 METADATA_NAME = "denoise_tf"
+#: The least agreement (PSNR in dB of its outputs against the float model's, data range 1) an
+#: ``int8`` export must reach on its own calibration inputs; below it :func:`export` writes nothing.
+INT8_MIN_AGREEMENT_DB = 35.0
 _SAVED_MODEL_META = Path("assets.extra") / "denoise_tf.json"
 
 
@@ -171,6 +176,20 @@ def _convert_tflite(model, info: dict, quantize, samples) -> tuple[bytes, dict]:
     raise RuntimeError(f"TFLite conversion of {model.name!r} failed: " + "; ".join(errors))
 
 
+def _int8_agreement(model, content: bytes, samples) -> float:
+    """PSNR (dB, data range 1) of an int8 TFLite model's outputs against ``model``'s on the calibration inputs."""
+    runner = _TFLiteRunner(content, num_threads=2)
+    squared, count = 0.0, 0
+    for sample in samples:
+        inputs = [sample["image"]] + ([sample["level"]] if "level" in sample else [])
+        reference = np.asarray(model(inputs if len(inputs) == 2 else inputs[0], training=False), dtype=np.float64)
+        fast = np.asarray(runner(*inputs), dtype=np.float64)
+        squared += float(np.sum((reference - fast) ** 2))
+        count += reference.size
+    mse = squared / max(count, 1)
+    return float("inf") if mse == 0 else float(10.0 * np.log10(1.0 / mse))
+
+
 def _embed_tflite_metadata(content: bytes, meta: dict) -> bytes:
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
@@ -261,7 +280,10 @@ def export(
     ------
     ValueError
         Unknown ``format`` or ``quantize``, ``quantize`` with a non-TFLite format, ``int8``
-        without ``calibration``, calibration images of the wrong shape.
+        without ``calibration``, calibration images of the wrong shape, an ``int8`` model that
+        agrees with the float model to less than :data:`INT8_MIN_AGREEMENT_DB` on its
+        calibration inputs (nothing is written then; the agreement is stored in the metadata,
+        ``calibration.agreement_db``, otherwise).
     FileExistsError
         ``path`` exists and ``overwrite`` is False (or it is a folder that is not a SavedModel).
     """
@@ -294,6 +316,16 @@ def export(
             meta["calibration"] = {"patches": len(samples), "patch_size": patch_size, "sigma": sigma}
         content, notes = _convert_tflite(model, info, quantize, samples)
         meta.update(notes)
+        if quantize == "int8":
+            agreement = _int8_agreement(model, content, samples)
+            meta["calibration"]["agreement_db"] = round(agreement, 2)
+            if agreement < INT8_MIN_AGREEMENT_DB:
+                raise ValueError(
+                    f"the int8 export of {source.name!r} agrees with the float model to only {agreement:.1f} dB PSNR on its "
+                    f"{len(samples)} calibration inputs (expected at least {INT8_MIN_AGREEMENT_DB:g} dB): a few inputs that "
+                    "drive some activations far beyond their usual range set the int8 scales; calibrate on other images, "
+                    f"or use quantize='dynamic' or 'float16'. Nothing was written to {path}"
+                )
         content = _embed_tflite_metadata(content, meta)
         tmp = path.with_name(path.name + ".tmp")
         tmp.write_bytes(content)

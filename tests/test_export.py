@@ -170,6 +170,7 @@ def test_int8_and_float16(dncnn, dncnn_tflite, tmp_path):
     int8 = ex.load_exported(ex.export(dncnn, tmp_path / "int8.tflite", quantize="int8", calibration=calibration,
                                       calibration_patches=16))
     assert int8.quantize == "int8" and int8.metadata["calibration"]["patches"] == 16
+    assert int8.metadata["calibration"]["agreement_db"] >= ex.INT8_MIN_AGREEMENT_DB
     assert (tmp_path / "int8.tflite").stat().st_size < 0.5 * dncnn_tflite.path.stat().st_size
     loss = ex.quantization_loss(dncnn, int8, [_smooth()], sigma=25)
     assert set(loss) >= {"psnr_keras", "psnr_exported", "difference", "psnr_between"}
@@ -179,6 +180,20 @@ def test_int8_and_float16(dncnn, dncnn_tflite, tmp_path):
     assert abs(ex.quantization_loss(dncnn, fp16, [_smooth()], sigma=25)["difference"]) < 0.01
     float_loss = ex.quantization_loss(dncnn, dncnn_tflite, _smooth()[None], sigma=25)
     assert abs(float_loss["difference"]) < 1e-3 and float_loss["images"] == 1
+
+
+def test_int8_export_that_disagrees_with_the_float_model_is_refused_and_writes_nothing(dncnn, tmp_path, monkeypatch):
+    calibration = [_smooth(64, 64)]
+    agreement = ex.load_exported(ex.export(dncnn, tmp_path / "ok.tflite", quantize="int8", calibration=calibration,
+                                           calibration_patches=8)).metadata["calibration"]["agreement_db"]
+    # The same file measured against a floor above its agreement: refused, and the file there is kept.
+    monkeypatch.setattr(ex, "INT8_MIN_AGREEMENT_DB", agreement + 1.0)
+    target = tmp_path / "kept.tflite"
+    target.write_bytes(b"the user's file")
+    with pytest.raises(ValueError, match=r"agrees with the float model to only [0-9.]+ dB.*quantize='dynamic'.*Nothing was written"):
+        ex.export(dncnn, target, quantize="int8", calibration=calibration, calibration_patches=8, overwrite=True)
+    assert target.read_bytes() == b"the user's file"
+    assert not list(tmp_path.glob("*.tmp"))
 
 
 # --------------------------------------------------------------------------------------------
