@@ -270,7 +270,7 @@ def side_by_side_figure(models, dataset: str, index: int, noise, path: Path, col
         name, options = (model, {}) if isinstance(model, str) else model
         denoiser = evaluate.make_denoiser(name, sigma=level, **options)
         outputs[evaluate.row_name(name, denoiser, noisy, **options)] = [np.clip(denoiser.denoise(noisy), 0.0, 1.0)]
-    fig = plots.comparison([clean], [noisy], outputs, path=path, names=[f"{names[index]} {_noise_label(spec)}"], size=2.8)
+    fig = plots.comparison([clean], [noisy], outputs, path=path, names=[f"{names[index]} {_noise_label(spec)}".strip()], size=2.8)
     del fig
     return path
 
@@ -281,13 +281,13 @@ def _figure_lines(title: str, path: Path) -> list[str]:
 
 
 def _noise_label(spec: str) -> str:
-    """A figure title's noise: ``σ=25`` for Gaussian noise given only its sigma, else the spec itself."""
+    """A figure title's noise: ``σ=25`` for Gaussian noise given only its sigma, else nothing (the caption names it)."""
     from . import noise
 
     parsed = noise.parse(spec)
     if parsed.kind == "gaussian" and parsed == noise.parse(f"gaussian:sigma={parsed.params['sigma']:g}"):
         return f"σ={parsed.params['sigma']:g}"
-    return spec
+    return ""
 
 
 def reference_sigmas(name: str) -> tuple:

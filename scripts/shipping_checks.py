@@ -27,7 +27,7 @@ from denoise_tf.targets import COLOR_SET, ISO_CLIP_INPUT, ISO_MODELS, ISO_TESTS,
 RUNS = {
     "cdncnn-b": ("cdncnn_b", "cdncnn_b_cpu"),
     "cdncnn-opponent": ("cdncnn_opponent_cpu",),
-    "dncnn-mixed": ("dncnn_mixed", "dncnn_mixed_cpu"),
+    "dncnn-mixed": ("dncnn_mixed", "dncnn_mixed_opponent_cpu", "dncnn_mixed_cpu"),
     "dilated-iso": ("dilated_iso", "dilated_iso_cpu"),
     "sequential-sidd": ("sequential_sidd", "sequential_sidd_cpu"),
 }
