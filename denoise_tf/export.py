@@ -177,14 +177,16 @@ def _convert_tflite(model, info: dict, quantize, samples) -> tuple[bytes, dict]:
 
 
 def _int8_agreement(model, content: bytes, samples) -> float:
-    """PSNR (dB, data range 1) of an int8 TFLite model's outputs against ``model``'s on the calibration inputs."""
+    """PSNR (dB, data range 1) of an int8 TFLite model's outputs against ``model``'s, pooled over the calibration inputs."""
+    from . import metrics
+
     runner = _TFLiteRunner(content, num_threads=2)
     squared, count = 0.0, 0
     for sample in samples:
         inputs = [sample["image"]] + ([sample["level"]] if "level" in sample else [])
         reference = np.asarray(model(inputs if len(inputs) == 2 else inputs[0], training=False), dtype=np.float64)
         fast = np.asarray(runner(*inputs), dtype=np.float64)
-        squared += float(np.sum((reference - fast) ** 2))
+        squared += float(metrics.mse(reference, fast)) * reference.size
         count += reference.size
     mse = squared / max(count, 1)
     return float("inf") if mse == 0 else float(10.0 * np.log10(1.0 / mse))

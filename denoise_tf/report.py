@@ -744,7 +744,7 @@ def build(
         others = [m for m in colour_gaussian + mixed_models if m not in iso_models]
         extra += _iso_section(iso_models + others, results, fresh, limit, means, seconds)
         spec = ISO_TESTS[-1]
-        compared = _variants([m for m in ISO_MODELS if m in iso_models] + [m for m in colour_gaussian[:1]]) + ["bm3d"]
+        compared = _variants(iso_models + colour_gaussian[:1]) + ["bm3d"]
         extra += _figure_lines(f"Side by side ({COLOR_SET.upper()}, `{spec}`, input clipped)", side_by_side_figure(
             compared, COLOR_SET, 0, spec, figures / "results_iso_side_by_side.png", color=True, clip_input=ISO_CLIP_INPUT))
     if "noisy-only" in sections:
